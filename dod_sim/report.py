@@ -1,0 +1,134 @@
+"""``Report``: the telemetry of a run as numpy columns and the summary figures.
+
+Per tick (one row each): wall time of the tick and of every phase, and a snapshot of
+the world's cumulative counters after the tick. Figures follow WORKLOAD.md's list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .kernels.state import COUNTER_NAMES
+
+__all__ = ["Report", "rss_bytes"]
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now, in bytes (0 where unknown)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+@dataclass
+class Report:
+    """What a run of ticks did.
+
+    tick_ns : int64[ticks], wall time of each whole tick
+    phase_ns : int64[ticks, phases], wall time of each phase (names in phase_names)
+    counters : int64[ticks, len(C)], the world's cumulative counters after each tick
+    start_counters : int64[len(C)], the counters before the first tick of this run
+    census : dict, the independent message census at the end (``lost`` must be 0)
+    """
+
+    config: object
+    threads: int
+    tick_ns: np.ndarray
+    phase_ns: np.ndarray
+    phase_names: tuple
+    counters: np.ndarray
+    start_counters: np.ndarray
+    census: dict
+    wall_ns: int
+    cpu_ns: int
+    rss: int
+    period_ns: int = 0
+    arena: dict = field(default_factory=dict)
+
+    @property
+    def ticks(self) -> int:
+        return int(self.tick_ns.shape[0])
+
+    def delta(self, name: str) -> int:
+        """Change of counter ``name`` over this run (its current value for deferred)."""
+        i = COUNTER_NAMES.index(name)
+        end = self.counters[-1, i] if self.ticks else self.start_counters[i]
+        if name == "deferred":
+            return int(end)
+        return int(end - self.start_counters[i])
+
+    def per_tick(self, name: str) -> np.ndarray:
+        """int64[ticks]: counter ``name`` accrued in each tick of the run."""
+        i = COUNTER_NAMES.index(name)
+        col = self.counters[:, i]
+        return np.diff(col, prepend=self.start_counters[i])
+
+    def columns(self) -> dict:
+        """Per-tick columns for plotting: tick_ms, each phase's ms, each counter's
+        per-tick increment (deferred: the level after the tick)."""
+        out = {"tick_ms": self.tick_ns / 1e6}
+        for j, name in enumerate(self.phase_names):
+            out[f"{name}_ms"] = self.phase_ns[:, j] / 1e6
+        for name in COUNTER_NAMES:
+            out[name] = self.counters[:, COUNTER_NAMES.index(name)] if name == "deferred" else self.per_tick(name)
+        return out
+
+    def to_pandas(self):
+        """The per-tick columns as a pandas DataFrame (needs the ``pandas`` extra)."""
+        try:
+            import pandas as pd
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("Report.to_pandas needs pandas: pip install 'dod_sim[pandas]'") from e
+        return pd.DataFrame(self.columns())
+
+    def summary(self) -> dict:
+        """The run's figures as a flat dict of numbers (keys are stable for scripts)."""
+        ms = self.tick_ns / 1e6
+        pct = (lambda q: float(np.percentile(ms, q))) if self.ticks else (lambda q: 0.0)
+        busy_s = self.tick_ns.sum() / 1e9
+        agent_ticks = self.delta("agent_ticks")
+        wall_s = self.wall_ns / 1e9
+        period_ms = self.period_ns / 1e6
+        overruns = int((ms > 0.8 * period_ms).sum()) if period_ms else 0
+        return {
+            "agents": int(self.config.agents),
+            "capacity": int(self.config.rows),
+            "ticks": self.ticks,
+            "threads": int(self.threads),
+            "tick_ms": float(period_ms),
+            "tick_p50_ms": pct(50),
+            "tick_p99_ms": pct(99),
+            "tick_p999_ms": pct(99.9),
+            "tick_max_ms": float(ms.max()) if self.ticks else 0.0,
+            "agent_ticks_per_s": agent_ticks / busy_s if busy_s else 0.0,
+            "messages_per_s": self.delta("delivered") / busy_s if busy_s else 0.0,
+            "tile_bytes_verified_per_s": self.delta("tile_bytes_verified") / busy_s if busy_s else 0.0,
+            "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
+            "overruns": overruns,
+            "messages_sent": self.delta("sent"),
+            "messages_delivered": self.delta("delivered"),
+            "messages_deferred": self.delta("deferred"),
+            "messages_undeliverable": self.delta("undeliverable"),
+            "messages_retried": self.delta("retries"),
+            "messages_discarded": self.delta("discarded"),
+            "messages_lost": int(self.census["lost"]),
+            "tiles_rejected": self.delta("tiles_rejected"),
+            "tiles_tampered": self.delta("tiles_tampered"),
+            "tags_rejected": self.delta("tags_rejected"),
+            "tags_tampered": self.delta("tags_tampered"),
+            "arena_high_water_bytes": int(self.arena.get("high_water", 0)),
+            "rss_mb": self.rss / 2**20,
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"Report({s['ticks']} ticks, {s['agents']} agents, {s['threads']} threads: "
+                f"p50 {s['tick_p50_ms']:.3f} ms, p99 {s['tick_p99_ms']:.3f} ms, "
+                f"{s['agent_ticks_per_s'] / 1e6:.2f} M agent-ticks/s, lost {s['messages_lost']})")

@@ -1,0 +1,85 @@
+"""Threads, in one place: the threading layer, the thread count, CPU facts.
+
+``numba.set_num_threads`` is per calling thread, so a world applies its thread count
+around every call it makes (:func:`threads`), in whatever Python thread runs it.
+The threading layer (tbb, omp or workqueue) and its wait policy are fixed per process
+before the first parallel kernel runs; :func:`info` reports what was chosen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+
+import numba
+
+__all__ = ["default_threads", "max_threads", "threads", "resolve_threads", "info", "cpu"]
+
+
+def max_threads() -> int:
+    """The most threads a world may use in this process (``NUMBA_NUM_THREADS``)."""
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def default_threads() -> int:
+    """Every core this process may run on, capped by ``NUMBA_NUM_THREADS``."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, max_threads()))
+
+
+def resolve_threads(requested: int | None) -> int:
+    """The thread count a world runs with: ``requested``, or every core when None."""
+    from .errors import ConfigError
+
+    if requested is None:
+        return default_threads()
+    if not 1 <= requested <= max_threads():
+        raise ConfigError(
+            f"threads={requested} must be in [1, {max_threads()}] "
+            f"(NUMBA_NUM_THREADS={max_threads()})",
+            field="threads", value=requested, bound=(1, max_threads()),
+        )
+    return requested
+
+
+@contextlib.contextmanager
+def threads(n: int):
+    """Run the block with ``n`` Numba threads in this Python thread; restore after."""
+    old = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(old)
+
+
+def cpu() -> dict:
+    """CPU model and the vector features that decide the hashing lanes."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    from llvmlite import binding as llvm
+
+    feats = llvm.get_host_cpu_features()
+    wanted = ("sse4.2", "avx", "avx2", "avx512f", "avx512vl", "bmi2")
+    flags = [f for f in wanted if feats.get(f, False)]
+    return {"model": model, "vector_flags": flags, "cores": default_threads()}
+
+
+def info() -> dict:
+    """Threading facts for reports: layer, thread limits, CPU."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        layer = "not initialised"
+    return {"threading_layer": layer, "max_threads": max_threads(), **cpu()}

@@ -1,0 +1,506 @@
+"""``World``: the tables of one simulation and the schedule of phases that ticks them.
+
+The world owns every array (allocated once, here), hands them to the compiled phases as
+one :class:`~dod_sim.kernels.state.WorldState`, and only sequences calls: all per-agent
+work happens in the kernels. A phase returns a status code; the world raises the
+matching :mod:`dod_sim.errors` exception after the tick has finished, so the state is
+always consistent when an error reaches the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from types import MappingProxyType
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from . import runtime
+from .config import Config, _dchunk, available_memory, memory_estimate
+from .errors import ArenaExhausted, ConfigError, StaleHandle, UnknownAgent
+from .kernels import arena as k_arena
+from .kernels import blake2b as k_blake2b
+from .kernels import mailbox as k_mailbox
+from .kernels import phases, state
+from .kernels import sha256 as k_sha256
+from .kernels import status as k_status
+from .kernels.state import COUNTER_NAMES, C, PF, PI
+from .report import Report, rss_bytes
+
+__all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
+
+AGENT_CHUNK = 256  # rows per chunk of the agent kernels: 12 chunks at 3,000 agents
+
+
+class Phase(NamedTuple):
+    """One step of a tick: a compiled function of the world state and what it touches."""
+
+    name: str
+    fn: Callable
+    reads: frozenset
+    writes: frozenset
+
+
+def _p(name, fn, reads, writes):
+    return Phase(name, fn, frozenset(reads.split()), frozenset(writes.split()))
+
+
+# The tick of WORKLOAD.md as data. Phases run in this order; each reads columns that
+# the phases before it wrote, so the order is the whole synchronisation.
+TICK = (
+    _p("tile_refresh", phases.tile_refresh, "records", "stage stage_tags"),
+    _p("tile_verify", phases.tile_verify, "stage stage_tags", "records tags cost"),
+    _p("inbox_verify", phases.inbox_verify, "pool mb_start mb_count alive", "pool_ok"),
+    _p("act", phases.agents_act,
+       "pool pool_ok mb_start mb_count alive cost out_pending",
+       "x y vx vy energy tile target seq entered mb_start mb_count out_rec out_to out_pending"),
+    _p("arena", phases.arena_slice, "entered tile y records", "arena cache_off cache_epoch"),
+    _p("deliver", phases.deliver_messages, "out_rec out_to alive",
+       "pool mb_start mb_count out_pending"),
+    _p("chaos", phases.chaos_kill_spawn, "alive",
+       "alive x y vx vy energy tile target mb_count out_pending cache_off"),
+    _p("end", phases.end_tick, "alive", "arena"),
+)
+
+
+def schedule_for(cfg: Config) -> tuple[Phase, ...]:
+    """The phases a world of ``cfg`` runs each tick (chaos only when kill_rate > 0)."""
+    return tuple(p for p in TICK if p.name != "chaos" or cfg.kill_rate > 0)
+
+
+def _derive_key(seed: int, purpose: bytes) -> bytes:
+    return hashlib.blake2b(purpose, key=seed.to_bytes(8, "little"), digest_size=32).digest()
+
+
+class World:
+    """A tileworld simulation (WORKLOAD.md) of ``config.rows`` agent rows.
+
+    >>> w = World(Config(agents=100))
+    >>> report = w.run(10)
+    >>> report.summary()["messages_lost"]
+    0
+    """
+
+    def __init__(self, config: Config | None = None, **overrides):
+        cfg = config if config is not None else Config()
+        if overrides:
+            cfg = cfg.replace(**overrides)
+        self.config = cfg
+        self.threads = runtime.resolve_threads(cfg.threads)
+        need = memory_estimate(cfg)
+        have = available_memory()
+        if need["total"] > have:
+            raise ConfigError(
+                f"a world of capacity={cfg.rows} needs about {need['total'] / 2**30:.2f} GiB "
+                f"resident ({', '.join(f'{k} {v / 2**20:.0f} MiB' for k, v in need.items() if k != 'total')}) "
+                f"but only {have / 2**30:.2f} GiB is available",
+                field="capacity", value=cfg.rows, bound=have,
+            )
+        self.tile_key = _derive_key(cfg.seed, b"dod_sim tile key")
+        self.message_key = _derive_key(cfg.seed, b"dod_sim message key")
+        self._arrays = self._allocate(cfg)
+        self._state = state.make(self._arrays)
+        self.schedule = schedule_for(cfg)
+        with runtime.threads(self.threads):
+            failed = phases.init_world(self._state, cfg.agents)
+        assert failed == 0, "the initial map failed its own verification"
+        self._columns = None
+
+    # ---- allocation -------------------------------------------------------------------
+
+    def _allocate(self, cfg: Config) -> dict:
+        n = cfg.rows
+        chunk = AGENT_CHUNK
+        n_chunks = -(-n // chunk)
+        dchunk = _dchunk(n)
+        nd = -(-n // dchunk)
+        P = cfg.pool
+        tiles_per_side = cfg.side // 16
+        pi = np.zeros(len(PI), np.int64)
+        pi[PI.SEED] = cfg.seed
+        pi[PI.SIDE] = cfg.side
+        pi[PI.TILES_PER_SIDE] = tiles_per_side
+        pi[PI.TILE_UPDATES] = cfg.tile_updates
+        pi[PI.MAILBOX] = cfg.mailbox
+        pi[PI.BUDGET] = cfg.inbox_budget
+        pi[PI.CHUNK] = chunk
+        pi[PI.DCHUNK] = dchunk
+        pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
+        pi[PI.ALGO] = 0 if cfg.tile_algo == "blake2b" else 1
+        pf = np.zeros(len(PF), np.float64)
+        pf[PF.SPEED] = cfg.speed
+        pf[PF.TURN_MAX] = cfg.turn_max
+        pf[PF.SEND_RATE] = cfg.send_rate
+        pf[PF.TAMPER_RATE] = cfg.tamper_rate
+        pf[PF.TAG_TAMPER_RATE] = cfg.tag_tamper_rate
+        pf[PF.KILL_RATE] = cfg.kill_rate
+        pf[PF.ENERGY] = cfg.energy
+        msg_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
+        k_blake2b.key_schedule(np.frombuffer(self.message_key, np.uint8).copy(), 16, msg_ks)
+        tile_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
+        k_blake2b.key_schedule(np.frombuffer(self.tile_key, np.uint8).copy(), 32, tile_ks)
+        tile_hmac_ks = np.zeros(16, np.uint32)
+        k_sha256.hmac_key_schedule(np.frombuffer(self.tile_key, np.uint8).copy(), tile_hmac_ks)
+        U = cfg.tile_updates
+        T = cfg.n_tiles
+        z = np.zeros
+        return dict(
+            pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
+            tmp=z(8, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
+            x=z(n, np.float32), y=z(n, np.float32), vx=z(n, np.float32),
+            vy=z(n, np.float32), energy=z(n, np.float32), tile=z(n, np.int32),
+            target=np.full(n, -1, np.int32), alive=z(n, np.bool_),
+            cache_off=np.full(n, -1, np.int64), cache_epoch=np.full(n, -1, np.int32),
+            seq=z(n, np.int64), entered=z(n, np.uint8), free_slots=z(n, np.int32),
+            free_meta=z(1, np.int64),
+            pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
+            mb_start=z(n, np.int64), mb_count=z(n, np.int32),
+            out_rec=z((n, k_mailbox.RECORD), np.uint8), out_to=z(n, np.int32),
+            out_pending=z(n, np.uint8),
+            d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
+            d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
+            d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
+            d_by_recipient=z(n, np.int32), d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
+            d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
+            chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
+            records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
+            cost=z((cfg.side, cfg.side), np.uint8),
+            stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
+            stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
+            arena=z(cfg.arena, np.uint8), arena_meta=z(k_arena.META, np.int64),
+        )
+
+    # ---- reading the state -------------------------------------------------------------
+
+    AGENT_COLUMNS = ("x", "y", "vx", "vy", "energy", "tile", "target", "alive",
+                     "cache_off", "cache_epoch", "seq", "mb_count", "out_pending")
+
+    @property
+    def columns(self) -> MappingProxyType:
+        """Read-only numpy views (no copy) of the agent columns, each of length capacity.
+
+        x, y, vx, vy, energy : float32; tile, target (-1 = none), cache_epoch : int32;
+        alive : bool; cache_off (-1 = none), seq : int64; mb_count : int32 (messages
+        waiting); out_pending : uint8 (1 while a message is held by its sender).
+        """
+        if self._columns is None:
+            views = {}
+            for name in self.AGENT_COLUMNS:
+                v = self._arrays[name].view()
+                v.flags.writeable = False
+                views[name] = v
+            self._columns = MappingProxyType(views)
+        return self._columns
+
+    @property
+    def tick(self) -> int:
+        """Ticks run so far."""
+        return int(self._arrays["pi"][PI.TICK])
+
+    @property
+    def alive_count(self) -> int:
+        return int(self._arrays["pi"][PI.ALIVE])
+
+    @property
+    def cost_grid(self) -> np.ndarray:
+        """uint8[side, side], read-only: the verified cost of every cell."""
+        v = self._arrays["cost"].view()
+        v.flags.writeable = False
+        return v
+
+    def tile_records(self) -> tuple[np.ndarray, np.ndarray]:
+        """Read-only (records uint8[n_tiles, 1032], tags uint8[n_tiles, 32]) of the
+        current verified map: ``tile_id || version || payload`` and its tag."""
+        out = []
+        for name in ("records", "tags"):
+            v = self._arrays[name].view()
+            v.flags.writeable = False
+            out.append(v)
+        return tuple(out)
+
+    def counters(self) -> dict:
+        """Cumulative counters (``deferred`` is the number held by senders now)."""
+        c = self._arrays["counters"]
+        return {name: int(c[i]) for i, name in enumerate(COUNTER_NAMES)}
+
+    def census(self) -> dict:
+        """Count every message record where it is, independently of the delivery
+        counters, and compare with the number sent: ``lost`` must be 0.
+
+        sent = read by recipients + in mailboxes + discarded with killed agents +
+        held by senders + undeliverable.
+        """
+        out = np.zeros(3, np.int64)
+        phases.census(self._state, out)
+        c = self.counters()
+        accounted = c["read"] + int(out[0]) + c["discarded"] + int(out[1]) + c["undeliverable"]
+        return {
+            "sent": c["sent"], "read": c["read"], "in_mailboxes": int(out[0]),
+            "discarded": c["discarded"], "held": int(out[1]),
+            "undeliverable": c["undeliverable"], "in_dead_mailboxes": int(out[2]),
+            "lost": c["sent"] - accounted,
+        }
+
+    def mailbox(self, agent: int) -> np.ndarray:
+        """A copy of ``agent``'s waiting message records, oldest first: uint8[k, 64]."""
+        self._check_agent(agent, alive=False)
+        a = self._arrays
+        s0 = int(a["mb_start"][agent])
+        k = int(a["mb_count"][agent])
+        return a["pools"][a["pi"][PI.POOL_CUR], s0:s0 + k].copy()
+
+    def map_cache(self, agent: int) -> bytes:
+        """The 64-byte tile row ``agent`` sliced into the arena when it last entered a
+        tile. Raises StaleHandle when that slice's epoch has been reclaimed."""
+        self._check_agent(agent, alive=False)
+        a = self._arrays
+        off = int(a["cache_off"][agent])
+        epoch = int(a["cache_epoch"][agent])
+        cur = int(a["arena_meta"][k_arena.EPOCH])
+        out = np.zeros(64, np.uint8)
+        code = k_arena.read(a["arena"], a["arena_meta"], off, 64, epoch, out)
+        if code != k_status.OK:
+            raise StaleHandle(
+                f"agent {agent}'s map cache handle (offset {off}, epoch {epoch}) is stale: "
+                f"the arena is at epoch {cur}",
+                field="cache_epoch", value=epoch, bound=cur)
+        return out.tobytes()
+
+    def arena_usage(self) -> dict:
+        m = self._arrays["arena_meta"]
+        return {"used": int(m[k_arena.USED]), "epoch": int(m[k_arena.EPOCH]),
+                "high_water": int(m[k_arena.HIGH]), "allocated": int(m[k_arena.ALLOCATED]),
+                "total": int(self._arrays["arena"].shape[0])}
+
+    def state_digest(self) -> str:
+        """A hex BLAKE2b of everything that decides the future of the world: parameters,
+        counters, every agent column, every waiting and held message, the arena's bytes
+        of the current epoch and its epoch, and the tile map. Scratch is excluded."""
+        a = self._arrays
+        h = hashlib.blake2b(digest_size=32)
+        pi = a["pi"].copy()
+        pi[PI.POOL_CUR] = 0  # which buffer is current is not state
+        for part in (pi, a["pf"], a["counters"], a["msg_ks"], a["tile_ks"]):
+            h.update(part.tobytes())
+        for name in self.AGENT_COLUMNS + ("out_to", "free_slots", "free_meta"):
+            h.update(a[name].tobytes())
+        h.update(a["out_rec"][a["out_pending"] != 0].tobytes())
+        counts = a["mb_count"].astype(np.int64)
+        starts = a["mb_start"]
+        if counts.sum():
+            idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            h.update(a["pools"][a["pi"][PI.POOL_CUR]][idx].tobytes())
+        used = int(a["arena_meta"][k_arena.USED])
+        h.update(a["arena_meta"].tobytes())
+        h.update(a["arena"][:used].tobytes())
+        for name in ("records", "tags", "cost"):
+            h.update(a[name].tobytes())
+        return h.hexdigest()
+
+    # ---- changing the state between ticks ---------------------------------------------
+
+    def set_state(self, **columns) -> None:
+        """Set initial conditions before the first tick: any of x, y, vx, vy, energy,
+        target, each an array of length capacity (values of dead rows are ignored).
+
+        Positions must lie in [0, side), targets in [-1, n_tiles).
+        """
+        if self.tick != 0:
+            raise ConfigError(f"set_state is for initial conditions; the world is at tick "
+                              f"{self.tick}", field="tick", value=self.tick, bound=0)
+        n = self.config.rows
+        side = self.config.side
+        bounds = {"x": (0, side), "y": (0, side), "vx": None, "vy": None, "energy": None,
+                  "target": (-1, self.config.n_tiles)}
+        new = {}
+        for name, values in columns.items():
+            if name not in bounds:
+                raise ConfigError(f"set_state: unknown column {name!r}; settable: "
+                                  f"{sorted(bounds)}", field=name)
+            arr = np.asarray(values)
+            if arr.shape != (n,):
+                raise ConfigError(f"set_state: {name} must have shape ({n},), got {arr.shape}",
+                                  field=name, value=arr.shape, bound=(n,))
+            if not np.all(np.isfinite(arr)):
+                raise ConfigError(f"set_state: {name} holds non-finite values", field=name)
+            b = bounds[name]
+            if b is not None and arr.size and (arr.min() < b[0] or arr.max() >= b[1]):
+                raise ConfigError(f"set_state: {name} must lie in [{b[0]}, {b[1]})",
+                                  field=name, value=(arr.min(), arr.max()), bound=b)
+            new[name] = arr
+        a = self._arrays
+        for name, arr in new.items():
+            a[name][:] = arr.astype(a[name].dtype)
+        if "x" in new or "y" in new:
+            t = (a["y"].astype(np.int64) // 16) * (side // 16) + a["x"].astype(np.int64) // 16
+            a["tile"][:] = t.astype(np.int32)
+
+    def spawn(self, n: int) -> np.ndarray:
+        """Spawn ``n`` agents into free slots; returns their rows (int64[n])."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ConfigError(f"spawn: n={n!r} must be a non-negative integer", field="n", value=n)
+        free = int(self._arrays["free_meta"][0])
+        if n > free:
+            raise UnknownAgent(f"spawn: n={n} exceeds the {free} free slots of capacity "
+                               f"{self.config.rows}", field="n", value=n, bound=free)
+        out = np.empty(n, np.int64)
+        phases.spawn_n(self._state, n, out)
+        return out
+
+    def kill(self, ids) -> None:
+        """Kill the agents ``ids``; an unknown or dead id raises UnknownAgent, killing none."""
+        arr = np.atleast_1d(np.asarray(ids))
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise UnknownAgent(f"kill: ids must be integers, got {arr.dtype}", field="ids")
+        arr = arr.astype(np.int64)
+        if len(np.unique(arr)) != len(arr):
+            raise UnknownAgent("kill: ids must be distinct", field="ids", value=arr.tolist())
+        st = self._arrays["status"]
+        code = phases.kill_ids(self._state, arr)
+        if code != k_status.OK:
+            bad, n = int(st[1]), int(st[2])
+            st[:] = 0
+            raise UnknownAgent(f"kill: agent id {bad} is not a live agent (rows 0..{n - 1})",
+                               field="ids", value=bad, bound=n)
+
+    def send(self, sender: int, recipient: int, kind: int | str, body) -> None:
+        """Inject a message from ``sender`` to ``recipient`` through the same path as the
+        agents' own: it is signed, held by the sender and delivered at the next tick's
+        delivery phase (or deferred, if the mailbox is full).
+
+        kind : 1 or "share" (body: float amount of energy) or 2 or "hint" (body: tile id)
+        """
+        kinds = {"share": k_mailbox.SHARE, "hint": k_mailbox.HINT}
+        k = kinds.get(kind, kind) if isinstance(kind, str) else kind
+        if k not in (k_mailbox.SHARE, k_mailbox.HINT):
+            raise ConfigError(f"send: kind={kind!r} must be 1/'share' or 2/'hint'",
+                              field="kind", value=kind, bound=(1, 2))
+        self._check_agent(sender)
+        self._check_agent(recipient, alive=False)
+        if sender == recipient:
+            raise UnknownAgent(f"send: agent {sender} cannot message itself",
+                               field="recipient", value=recipient)
+        a = self._arrays
+        if a["out_pending"][sender]:
+            raise ConfigError(f"send: agent {sender} still holds an undelivered message "
+                              f"(backpressure); step the world first",
+                              field="sender", value=sender)
+        if k == k_mailbox.SHARE:
+            word = int(np.array([body], np.float32).view(np.uint32)[0])
+        else:
+            if not (0 <= int(body) < self.config.n_tiles):
+                raise ConfigError(f"send: hint tile {body} must be in [0, {self.config.n_tiles})",
+                                  field="body", value=body, bound=self.config.n_tiles)
+            word = int(body)
+        rec = a["out_rec"][sender]
+        k_mailbox.compose(rec, k, sender, self.tick, int(a["seq"][sender]), word)
+        k_mailbox.sign(a["msg_ks"], rec)
+        a["out_to"][sender] = recipient
+        a["out_pending"][sender] = 1
+        a["seq"][sender] += 1
+        a["counters"][C.SENT] += 1
+        a["counters"][C.DEFERRED] += 1
+
+    def _check_agent(self, agent, alive=True):
+        n = self.config.rows
+        if isinstance(agent, bool) or not isinstance(agent, (int, np.integer)) or not 0 <= agent < n:
+            raise UnknownAgent(f"agent id {agent!r} is out of range [0, {n})",
+                               field="agent", value=agent, bound=n)
+        if alive and not self._arrays["alive"][agent]:
+            raise UnknownAgent(f"agent {agent} is dead", field="agent", value=int(agent))
+
+    # ---- ticking -----------------------------------------------------------------------
+
+    def _raise_status(self, phase_name: str, code: int) -> None:
+        st = self._arrays["status"]
+        vals = [int(v) for v in st]
+        st[:] = 0
+        if code == k_status.ARENA_EXHAUSTED:
+            raise ArenaExhausted(vals[1], vals[2], vals[3], phase=phase_name, tick=self.tick - 1)
+        raise RuntimeError(f"phase {phase_name} returned status "
+                           f"{k_status.NAMES.get(code, code)} {vals}")
+
+    def step(self) -> None:
+        """Run one tick. Raises after the tick completes if a phase reported an error."""
+        with runtime.threads(self.threads):
+            failure = None
+            for ph in self.schedule:
+                code = ph.fn(self._state)
+                if code and failure is None:
+                    failure = (ph.name, code)
+        if failure:
+            self._raise_status(*failure)
+
+    def run(self, ticks: int | None = None, *, progress: Callable | None = None,
+            progress_every: int = 10) -> Report:
+        """Run ``ticks`` ticks (``config.ticks`` by default), paced at ``config.tick_ms``
+        when it is > 0, and return their :class:`Report`.
+
+        Telemetry is written into arrays allocated before the first tick, so the loop
+        allocates nothing that lives. ``progress(done, total, report_so_far)`` is called
+        every ``progress_every`` ticks.
+        """
+        n = self.config.ticks if ticks is None else ticks
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ConfigError(f"ticks={n!r} must be a non-negative integer", field="ticks", value=n)
+        sched = self.schedule
+        fns = [p.fn for p in sched]
+        n_ph = len(fns)
+        tick_ns = np.zeros(n, np.int64)
+        phase_ns = np.zeros((n, n_ph), np.int64)
+        counters = np.zeros((n, len(C)), np.int64)
+        cur = self._arrays["counters"]
+        start_counters = cur.copy()
+        period = int(self.config.tick_ms * 1e6)
+        st = self._state
+        clock = time.perf_counter_ns
+        failure = None
+        done = 0
+        report_args = None
+        cpu0 = time.process_time_ns()
+        wall0 = clock()
+        with runtime.threads(self.threads):
+            for i in range(n):
+                if period:
+                    due = wall0 + i * period
+                    now = clock()
+                    if due > now:
+                        time.sleep((due - now) / 1e9)
+                t0 = clock()
+                prev = t0
+                for j in range(n_ph):
+                    code = fns[j](st)
+                    t = clock()
+                    phase_ns[i, j] = t - prev
+                    prev = t
+                    if code and failure is None:
+                        failure = (sched[j].name, code)
+                tick_ns[i] = prev - t0
+                counters[i] = cur
+                done = i + 1
+                if failure is not None:
+                    break
+                if progress is not None and (done % progress_every == 0 or done == n):
+                    progress(done, n, tick_ns[:done])
+        wall = clock() - wall0
+        cpu = time.process_time_ns() - cpu0
+        report_args = dict(
+            config=self.config, threads=self.threads, tick_ns=tick_ns[:done],
+            phase_ns=phase_ns[:done], phase_names=tuple(p.name for p in sched),
+            counters=counters[:done], start_counters=start_counters,
+            census=self.census(), wall_ns=wall, cpu_ns=cpu, rss=rss_bytes(),
+            period_ns=period, arena=self.arena_usage(),
+        )
+        self.last_report = Report(**report_args)
+        if failure is not None:
+            self._raise_status(*failure)
+        return self.last_report
+
+    def warmup(self) -> float:
+        """Compile (or load from the cache) every kernel by ticking a tiny world once;
+        returns the seconds it took."""
+        t = time.perf_counter()
+        World(Config(agents=64, side=64, tile_updates=4, ticks=2, seed=1,
+                     tile_algo=self.config.tile_algo, threads=self.threads)).run(2)
+        return time.perf_counter() - t

@@ -1,0 +1,128 @@
+"""Epoch arena: one preallocated byte buffer, bump allocation, reclaimed all at once.
+
+``meta : int64[META]`` holds the arena's whole state next to the buffer:
+
+=================  ======================================================
+``meta[USED]``       bytes handed out in the current epoch (the bump offset)
+``meta[EPOCH]``      the current epoch, starting at 0
+``meta[HIGH]``       the most bytes in use at once in any epoch (high-water mark)
+``meta[ALLOCATED]``  bytes handed out over the arena's life
+=================  ======================================================
+
+A handle is (offset, length, epoch). :func:`rotate_epoch` resets the offset and bumps
+the epoch, so every handle of the old epoch reads as stale from then on.
+"""
+
+from numba import prange
+
+from ._jit import kernel
+from .status import ARENA_EXHAUSTED, OK, STALE_HANDLE
+from .tiles import HEADER, ROW_BYTES, TILE_CELLS
+
+__all__ = ["USED", "EPOCH", "HIGH", "ALLOCATED", "META", "alloc", "read", "rotate_epoch",
+           "slice_rows"]
+
+USED, EPOCH, HIGH, ALLOCATED = 0, 1, 2, 3
+META = 4
+
+
+@kernel
+def alloc(meta, total, nbytes):
+    """Bump-allocate nbytes; return the offset, or -1 when the epoch has no room left."""
+    off = meta[USED]
+    if nbytes < 0 or off + nbytes > total:
+        return -1
+    meta[USED] = off + nbytes
+    meta[ALLOCATED] += nbytes
+    if meta[USED] > meta[HIGH]:
+        meta[HIGH] = meta[USED]
+    return off
+
+
+@kernel
+def read(arena, meta, offset, length, epoch, out):
+    """Copy a handle's bytes into out : uint8[length]; STALE_HANDLE for an old epoch."""
+    if epoch != meta[EPOCH] or offset < 0 or offset + length > meta[USED]:
+        return STALE_HANDLE
+    for i in range(length):
+        out[i] = arena[offset + i]
+    return OK
+
+
+@kernel
+def rotate_epoch(meta):
+    """Reclaim every allocation of the current epoch at once; returns the new epoch."""
+    meta[USED] = 0
+    meta[EPOCH] += 1
+    return meta[EPOCH]
+
+
+@kernel
+def _slice_one(r, off, tile, y, records, arena, total, epoch, cache_off, cache_epoch):
+    """Copy row r's tile row to arena[off:off+64]; 1 when there is no room (handle -1)."""
+    if off + ROW_BYTES > total:
+        cache_off[r] = -1
+        cache_epoch[r] = -1
+        return 1
+    src = HEADER + (int(y[r]) % TILE_CELLS) * ROW_BYTES
+    t = tile[r]
+    for i in range(ROW_BYTES):
+        arena[off + i] = records[t, src + i]
+    cache_off[r] = off
+    cache_epoch[r] = epoch
+    return 0
+
+
+@kernel(parallel=True)
+def _copy_slices(entered, chunk, tile, y, records, arena, total, epoch, chunk_base,
+                 cache_off, cache_epoch):
+    n = entered.shape[0]
+    n_chunks = chunk_base.shape[0]
+    failed = 0
+    for c in prange(n_chunks):
+        off = chunk_base[c]
+        f = 0
+        for r in range(c * chunk, min(n, (c + 1) * chunk)):
+            if entered[r]:
+                f += _slice_one(r, off, tile, y, records, arena, total, epoch,
+                                cache_off, cache_epoch)
+                off += ROW_BYTES
+        failed += f
+    return failed
+
+
+@kernel
+def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chunk_base,
+               cache_off, cache_epoch, status):
+    """Slice, for every agent that entered a tile, the 64-byte row of that tile holding
+    its cell into a fresh arena allocation and keep the handle (WORKLOAD.md step 2d).
+
+    entered : uint8[N], chunk_entries : int64[n_chunks] (from the act pass), tile : int32[N],
+    y : float32[N], records : uint8[n_tiles, 1032], read
+    arena : uint8[arena_bytes], meta : int64[META], written
+    chunk_base : int64[n_chunks], scratch
+    cache_off : int64[N], cache_epoch : int32[N], written for entering rows
+    status : int64[4], written (code, requested, used, total) when the arena runs out;
+    the pass still completes: rows that got no room have cache_off = -1.
+    Offsets come from a prefix sum over chunks, so they do not depend on threads.
+    """
+    total = arena.shape[0]
+    used = meta[USED]
+    base = used
+    for c in range(chunk_base.shape[0]):
+        chunk_base[c] = base
+        base += chunk_entries[c] * ROW_BYTES
+    requested = base - used
+    failed = _copy_slices(entered, chunk, tile, y, records, arena, total, meta[EPOCH],
+                          chunk_base, cache_off, cache_epoch)
+    got = requested - failed * ROW_BYTES
+    meta[USED] = used + got
+    meta[ALLOCATED] += got
+    if meta[USED] > meta[HIGH]:
+        meta[HIGH] = meta[USED]
+    if failed > 0 and status[0] == OK:
+        status[0] = ARENA_EXHAUSTED
+        status[1] = requested
+        status[2] = used
+        status[3] = total
+    return failed

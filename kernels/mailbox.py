@@ -1,0 +1,290 @@
+"""Bounded mailboxes in one shared pool of 64-byte message records.
+
+Layout of a record (WORKLOAD.md, "Messages"): header 16 bytes {kind u16, flags u16,
+sender u32, tick u32, seq u32}, body 32 bytes, tag 16 bytes (keyed BLAKE2b-128 of the
+first 48 bytes).
+
+Storage follows the traffic, not the bound: all mailboxes live in one pool
+``pools : uint8[2, pool_records, 64]`` (double-buffered). Agent ``r``'s mailbox is the
+contiguous range ``pool[mb_start[r] : mb_start[r] + mb_count[r]]``, oldest first, and
+``mb_count[r] <= mailbox`` always. Each tick :func:`deliver` rebuilds the other buffer:
+per recipient, its undrained records first, then the new arrivals ordered by (tick first
+sent, sender). It works in fixed chunks of ``chunk`` rows, with no atomics and no locks:
+
+1. count pass (parallel over sender chunks): a histogram ``counts[sender_chunk,
+   recipient_chunk]``; messages to dead slots are returned as undeliverable here;
+2. an exclusive prefix sum in (recipient chunk, sender chunk) order;
+3. scatter (parallel over sender chunks): sender ids into their recipient chunk's bucket,
+   each sender chunk into its own range, so buckets are in sender order;
+4. per recipient chunk (parallel): a stable counting sort by recipient, then a stable
+   sort of each recipient's arrivals by tick (a retried message is never starved);
+   admission up to the free slots of the mailbox;
+5. a prefix over recipient chunks places every mailbox in the next buffer; the pool's
+   own free space is shared out in recipient-chunk order, so a full pool defers the
+   same messages whatever the thread count;
+6. copy pass (parallel over recipient chunks): undrained records, then admitted ones.
+
+A message that is not admitted stays with its sender (``out_pending``), which retries it
+first next tick and sends nothing new meanwhile: backpressure, nothing dropped.
+"""
+
+import numpy as np
+from numba import prange
+
+from ._jit import kernel
+from .blake2b import mac_into, verify_into
+
+__all__ = [
+    "RECORD", "SIGNED", "TAG", "SHARE", "HINT",
+    "compose", "sign", "record_tick", "record_u32",
+    "verify_inbox", "deliver", "DELIVER_COUNTERS",
+]
+
+RECORD = 64
+SIGNED = 48
+TAG = 16
+SHARE = 1
+HINT = 2
+
+# deliver() writes its tallies into out[0:4] in this order.
+DELIVER_COUNTERS = ("delivered", "undeliverable", "retries", "deferred")
+
+
+@kernel
+def record_u32(rec, off):
+    """The u32 LE at rec[off:off+4] as int64."""
+    return (np.int64(rec[off]) | (np.int64(rec[off + 1]) << 8)
+            | (np.int64(rec[off + 2]) << 16) | (np.int64(rec[off + 3]) << 24))
+
+
+@kernel
+def _put_u32(rec, off, v):
+    for i in range(4):
+        rec[off + i] = np.uint8((v >> (8 * i)) & 0xFF)
+
+
+@kernel
+def record_tick(rec):
+    """The tick a record was first sent in."""
+    return record_u32(rec, 8)
+
+
+@kernel
+def compose(rec, kind, sender, tick, seq, body_word):
+    """Write header and body of a message into rec : uint8[64] (tag left for :func:`sign`).
+
+    body_word : int64, the u32 bit pattern of the body's first field (a float32 amount
+    for SHARE, a tile id for HINT); the rest of the body is zero.
+    """
+    _put_u32(rec, 0, kind & 0xFFFF)
+    _put_u32(rec, 4, sender)
+    _put_u32(rec, 8, tick)
+    _put_u32(rec, 12, seq)
+    _put_u32(rec, 16, body_word)
+    for i in range(20, SIGNED):
+        rec[i] = np.uint8(0)
+
+
+@kernel
+def sign(ks, rec):
+    """Write the 16-byte tag of rec[0:48] into rec[48:64]. ks : uint64[34], digest 16."""
+    mac_into(ks, rec, 0, SIGNED, rec, SIGNED)
+
+
+@kernel(parallel=True)
+def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok):
+    """Verify the tag of every record that its recipient will drain this tick.
+
+    ks : uint64[34], message key schedule (digest 16), read
+    pool : uint8[pool_records, 64], read
+    mb_start : int64[capacity], mb_count : int32[capacity], alive : bool[capacity], read
+    budget : records drained per agent per tick (inbox_budget)
+    pool_ok : bool[pool_records], written for the records checked
+    Returns the number of records checked.
+    """
+    n = mb_start.shape[0]
+    n_chunks = (n + chunk - 1) // chunk
+    checked = 0
+    for c in prange(n_chunks):
+        k_chunk = 0
+        for r in range(c * chunk, min(n, (c + 1) * chunk)):
+            k = min(np.int64(mb_count[r]), budget) if alive[r] else 0
+            s0 = mb_start[r]
+            for i in range(s0, s0 + k):
+                pool_ok[i] = verify_into(ks, pool[i], 0, SIGNED, pool[i], SIGNED)
+            k_chunk += k
+        checked += k_chunk
+    return checked
+
+
+@kernel(parallel=True)
+def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts):
+    n = out_to.shape[0]
+    n_chunks = counts.shape[0]
+    undeliverable = 0
+    retries = 0
+    remaining = 0
+    for sc in prange(n_chunks):
+        u = 0
+        rt = 0
+        rem = 0
+        for rc in range(n_chunks):
+            counts[sc, rc] = 0
+        for s in range(sc * chunk, min(n, (sc + 1) * chunk)):
+            rem += mb_count[s]
+            if out_pending[s]:
+                if record_tick(out_rec[s]) < tick:
+                    rt += 1
+                r = out_to[s]
+                if alive[r]:
+                    counts[sc, r // chunk] += 1
+                else:
+                    out_pending[s] = 0
+                    u += 1
+        undeliverable += u
+        retries += rt
+        remaining += rem
+    return undeliverable, retries, remaining
+
+
+@kernel(parallel=True)
+def _scatter(out_to, out_pending, chunk, cursor, arrivals):
+    n = out_to.shape[0]
+    n_chunks = cursor.shape[0]
+    for sc in prange(n_chunks):
+        for s in range(sc * chunk, min(n, (sc + 1) * chunk)):
+            if out_pending[s]:
+                rc = out_to[s] // chunk
+                arrivals[cursor[sc, rc]] = s
+                cursor[sc, rc] += 1
+
+
+@kernel(parallel=True)
+def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
+           arr_count, arr_start, by_recipient, want, remain_total):
+    n = out_to.shape[0]
+    n_chunks = bucket_start.shape[0] - 1
+    for rc in prange(n_chunks):
+        lo = rc * chunk
+        hi = min(n, lo + chunk)
+        for r in range(lo, hi):
+            arr_count[r] = 0
+        b0 = bucket_start[rc]
+        b1 = bucket_start[rc + 1]
+        for i in range(b0, b1):
+            arr_count[out_to[arrivals[i]]] += 1
+        # stable counting sort of the bucket by recipient
+        pos = b0
+        for r in range(lo, hi):
+            arr_start[r] = pos
+            pos += arr_count[r]
+        for r in range(lo, hi):
+            arr_count[r] = 0
+        for i in range(b0, b1):
+            s = arrivals[i]
+            r = out_to[s]
+            by_recipient[arr_start[r] + arr_count[r]] = s
+            arr_count[r] += 1
+        w = 0
+        rem = 0
+        for r in range(lo, hi):
+            a0 = arr_start[r]
+            m = arr_count[r]
+            # insertion sort by first-sent tick; stable, so equal ticks stay in sender
+            # order. Linear when no retried message is waiting, as in steady state.
+            for i in range(a0 + 1, a0 + m):
+                s = by_recipient[i]
+                t = record_tick(out_rec[s])
+                j = i - 1
+                while j >= a0 and record_tick(out_rec[by_recipient[j]]) > t:
+                    by_recipient[j + 1] = by_recipient[j]
+                    j -= 1
+                by_recipient[j + 1] = s
+            free = mailbox - mb_count[r]
+            w += min(m, free)
+            rem += mb_count[r]
+        want[rc] = w
+        remain_total[rc] = rem
+
+
+@kernel(parallel=True)
+def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
+           chunk, arr_count, arr_start, by_recipient, allot, chunk_base):
+    n = mb_start.shape[0]
+    n_chunks = allot.shape[0]
+    delivered = 0
+    for rc in prange(n_chunks):
+        off = chunk_base[rc]
+        budget = allot[rc]
+        d = 0
+        for r in range(rc * chunk, min(n, (rc + 1) * chunk)):
+            start = off
+            keep = mb_count[r]
+            s0 = mb_start[r]
+            for i in range(keep):
+                pool_next[off + i, :] = pool[s0 + i, :]
+            off += keep
+            m = arr_count[r]
+            admit = min(m, mailbox - keep, budget)
+            budget -= admit
+            a0 = arr_start[r]
+            for i in range(admit):
+                s = by_recipient[a0 + i]
+                pool_next[off + i, :] = out_rec[s, :]
+                out_pending[s] = 0
+            off += admit
+            d += admit
+            mb_start[r] = start
+            mb_count[r] = keep + admit
+        delivered += d
+    return delivered
+
+
+@kernel
+def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, alive,
+            tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
+            arr_start, by_recipient, want, remain_total, allot, chunk_base, out):
+    """Move every pending outgoing message into its recipient's mailbox, if it fits.
+
+    pool : uint8[P, 64], read; pool_next : uint8[P, 64], written (the next buffer)
+    mb_start : int64[N], mb_count : int32[N], read and rewritten for the next buffer
+    out_rec : uint8[N, 64], out_to : int32[N], read; out_pending : uint8[N], cleared
+    for messages delivered or returned undeliverable
+    alive : bool[N], read; tick : current tick; mailbox : the bound; chunk : rows a chunk
+    scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
+    bucket_start : int64[n_chunks + 1]; arrivals, by_recipient : int32[N];
+    arr_count : int32[N]; arr_start : int64[N]; want, remain_total, allot,
+    chunk_base : int64[n_chunks]
+    out : int64[4], written with DELIVER_COUNTERS for this call.
+    """
+    n_chunks = counts.shape[0]
+    undeliverable, retries, remaining = _count(
+        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts)
+    pos = 0
+    for rc in range(n_chunks):
+        bucket_start[rc] = pos
+        for sc in range(n_chunks):
+            cursor[sc, rc] = pos
+            pos += counts[sc, rc]
+    bucket_start[n_chunks] = pos
+    _scatter(out_to, out_pending, chunk, cursor, arrivals)
+    _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
+           arr_count, arr_start, by_recipient, want, remain_total)
+    free = pool.shape[0] - remaining
+    base = 0
+    for rc in range(n_chunks):
+        a = min(want[rc], free)
+        free -= a
+        allot[rc] = a
+        chunk_base[rc] = base
+        base += remain_total[rc] + a
+    delivered = _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
+                       chunk, arr_count, arr_start, by_recipient, allot, chunk_base)
+    deferred = 0
+    for s in range(out_pending.shape[0]):
+        deferred += out_pending[s]
+    out[0] = delivered
+    out[1] = undeliverable
+    out[2] = retries
+    out[3] = deferred
+    return 0

@@ -1,0 +1,265 @@
+"""The phases of a tick, each one compiled function over a :class:`.state.WorldState`.
+
+``dod_sim.world`` holds the schedule (which phases run, in which order, with the
+columns each reads and writes) as data and calls these one by one. Each phase returns
+a status code from :mod:`.status`; it always finishes its pass, so the world is
+consistent when Python turns a code into an exception.
+"""
+
+import numpy as np
+
+from ._jit import kernel
+from .agents import act, init_row, kill_row, pop_slot
+from .arena import rotate_epoch, slice_rows
+from .blake2b import mac_rows, verify_rows
+from .mailbox import deliver, verify_inbox
+from .rng import KILL, row_key, uniform
+from .sha256 import hmac_rows, hmac_verify_rows
+from .state import C, PF, PI
+from .status import OK, UNKNOWN_AGENT
+from .tiles import RECORD, apply_verified, generate, pick_distinct, read_version, tamper
+
+ALGO_BLAKE2B = 0
+ALGO_HMAC_SHA256 = 1
+
+
+@kernel
+def _sign_tiles(s, rows, tags):
+    if s.pi[PI.ALGO] == ALGO_BLAKE2B:
+        mac_rows(s.tile_ks, rows, RECORD, tags)
+    else:
+        hmac_rows(s.tile_hmac_ks, rows, RECORD, tags)
+
+
+@kernel
+def _verify_tiles(s, rows, tags, ok):
+    if s.pi[PI.ALGO] == ALGO_BLAKE2B:
+        return verify_rows(s.tile_ks, rows, RECORD, tags, ok)
+    return hmac_verify_rows(s.tile_hmac_ks, rows, RECORD, tags, ok)
+
+
+@kernel
+def tile_refresh(s):
+    """Stage ``tile_updates`` distinct tiles at version + 1 with new payloads, sign them,
+    then tamper with some (after signing: bad input that verification must catch)."""
+    seed = s.pi[PI.SEED]
+    tick = s.pi[PI.TICK]
+    n_tiles = s.records.shape[0]
+    pick_distinct(seed, tick, n_tiles, s.stage_ids)
+    for j in range(s.stage_ids.shape[0]):
+        t = s.stage_ids[j]
+        generate(s.stage[j], seed, tick, t, read_version(s.records[t]) + 1)
+    _sign_tiles(s, s.stage, s.stage_tags)
+    n = tamper(s.stage, s.stage_ids, seed, tick, s.pf[PF.TAMPER_RATE], s.stage_tampered)
+    s.counters[C.TILES_REFRESHED] += s.stage_ids.shape[0]
+    s.counters[C.TILES_TAMPERED] += n
+    return OK
+
+
+@kernel
+def tile_verify(s):
+    """Verify every staged tile in constant time; apply and decode the ones that pass."""
+    failed = _verify_tiles(s, s.stage, s.stage_tags, s.stage_ok)
+    apply_verified(s.stage, s.stage_tags, s.stage_ok, s.stage_ids, s.records, s.tags,
+                   s.cost, s.pi[PI.TILES_PER_SIDE])
+    s.counters[C.TILES_REJECTED] += failed
+    s.counters[C.TILE_BYTES_VERIFIED] += s.stage.shape[0] * RECORD
+    return OK
+
+
+@kernel
+def inbox_verify(s):
+    """Verify the tag of every record drained this tick (results in ``pool_ok``)."""
+    pool = s.pools[s.pi[PI.POOL_CUR]]
+    n = verify_inbox(s.msg_ks, pool, s.mb_start, s.mb_count, s.alive, s.pi[PI.BUDGET],
+                     s.pi[PI.CHUNK], s.pool_ok)
+    s.counters[C.TAGS_VERIFIED] += n
+    return OK
+
+
+@kernel
+def agents_act(s):
+    """Drain, steer, move, pay, flag tile entries and send (kernels.agents.act)."""
+    pool = s.pools[s.pi[PI.POOL_CUR]]
+    pf = s.pf
+    act(s.pi[PI.SEED], s.pi[PI.TICK], s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.TURN_MAX],
+        pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], s.pi[PI.BUDGET], s.pi[PI.CHUNK],
+        s.msg_ks, pool, s.pool_ok, s.mb_start, s.mb_count, s.alive,
+        s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.cost,
+        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tmp)
+    s.counters[C.READ] += s.tmp[0]
+    s.counters[C.TAGS_REJECTED] += s.tmp[1]
+    s.counters[C.SENT] += s.tmp[2]
+    s.counters[C.TILES_ENTERED] += s.tmp[3]
+    s.counters[C.TAGS_TAMPERED] += s.tmp[4]
+    s.counters[C.DEFERRED] += s.tmp[2]
+    return OK
+
+
+@kernel
+def arena_slice(s):
+    """Slice each entering agent's tile row into the arena; keep the handles."""
+    failed = slice_rows(s.entered, s.chunk_entries, s.pi[PI.CHUNK], s.tile, s.y,
+                        s.records, s.arena, s.arena_meta, s.chunk_base, s.cache_off,
+                        s.cache_epoch, s.status)
+    s.counters[C.ARENA_FAILED] += failed
+    return s.status[0]
+
+
+@kernel
+def deliver_messages(s):
+    """Move held messages into mailboxes (kernels.mailbox.deliver); swap pool buffers."""
+    cur = s.pi[PI.POOL_CUR]
+    deliver(s.pools[cur], s.pools[1 - cur], s.mb_start, s.mb_count, s.out_rec, s.out_to,
+            s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX], s.pi[PI.DCHUNK],
+            s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
+            s.d_arr_start, s.d_by_recipient, s.d_want, s.d_remain, s.d_allot,
+            s.d_chunk_base, s.tmp)
+    s.pi[PI.POOL_CUR] = 1 - cur
+    s.counters[C.DELIVERED] += s.tmp[0]
+    s.counters[C.UNDELIVERABLE] += s.tmp[1]
+    s.counters[C.RETRIES] += s.tmp[2]
+    s.counters[C.DEFERRED] = s.tmp[3]
+    return OK
+
+
+@kernel
+def _kill(s, r):
+    discarded, undeliverable = kill_row(r, s.alive, s.mb_count, s.out_pending, s.cache_off,
+                                        s.cache_epoch, s.free_slots, s.free_meta)
+    s.counters[C.DISCARDED] += discarded
+    s.counters[C.UNDELIVERABLE] += undeliverable
+    s.counters[C.DEFERRED] -= undeliverable
+    s.counters[C.KILLED] += 1
+    s.pi[PI.ALIVE] -= 1
+
+
+@kernel
+def _spawn(s, tick):
+    r = pop_slot(s.free_slots, s.free_meta)
+    if r < 0:
+        return -1
+    pf = s.pf
+    init_row(r, s.pi[PI.SEED], tick, s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.ENERGY],
+             s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.cache_off,
+             s.cache_epoch, s.seq, s.mb_count, s.out_pending)
+    s.alive[r] = True
+    s.counters[C.SPAWNED] += 1
+    s.pi[PI.ALIVE] += 1
+    return r
+
+
+@kernel
+def chaos_kill_spawn(s):
+    """Kill each live agent with probability ``kill_rate``; spawn as many into free slots.
+
+    Serial over rows (the rate is small and the free stack is shared), so the slots
+    reused are the same whatever the thread count.
+    """
+    seed = s.pi[PI.SEED]
+    tick = s.pi[PI.TICK]
+    rate = s.pf[PF.KILL_RATE]
+    killed = 0
+    for r in range(s.alive.shape[0]):
+        if s.alive[r] and uniform(row_key(seed, tick, r), KILL) < rate:
+            _kill(s, r)
+            killed += 1
+    for _ in range(killed):
+        _spawn(s, tick)
+    return OK
+
+
+@kernel
+def end_tick(s):
+    """Count the tick, advance the clock and rotate the arena epoch when it is due."""
+    s.counters[C.AGENT_TICKS] += s.pi[PI.ALIVE]
+    s.counters[C.TICKS] += 1
+    s.pi[PI.TICK] += 1
+    if s.pi[PI.TICK] % s.pi[PI.EPOCH_TICKS] == 0:
+        rotate_epoch(s.arena_meta)
+    return OK
+
+
+# ---- operations the Python API calls between ticks ------------------------------------
+
+
+@kernel
+def init_world(s, agents):
+    """Spawn ``agents`` agents into rows 0..agents-1 and sign and verify every tile of
+    the initial map (tick -1), so the first tick starts from a verified map."""
+    n = s.alive.shape[0]
+    # the free stack pops the lowest row first
+    s.free_meta[0] = 0
+    for r in range(n - 1, -1, -1):
+        s.free_slots[s.free_meta[0]] = r
+        s.free_meta[0] += 1
+        s.alive[r] = False
+        s.mb_count[r] = 0
+        s.mb_start[r] = 0
+        s.out_pending[r] = 0
+        s.cache_off[r] = -1
+        s.cache_epoch[r] = -1
+        s.target[r] = -1
+    for _ in range(agents):
+        _spawn(s, -1)
+    s.counters[C.SPAWNED] = 0
+    seed = s.pi[PI.SEED]
+    n_tiles = s.records.shape[0]
+    for t in range(n_tiles):
+        generate(s.records[t], seed, -1, t, 0)
+    _sign_tiles(s, s.records, s.tags)
+    ok = np.empty(n_tiles, np.bool_)
+    failed = _verify_tiles(s, s.records, s.tags, ok)
+    ids = np.arange(n_tiles).astype(np.int32)
+    apply_verified(s.records, s.tags, ok, ids, s.records, s.tags, s.cost,
+                   s.pi[PI.TILES_PER_SIDE])
+    return failed
+
+
+@kernel
+def kill_ids(s, ids):
+    """Kill the agents ``ids`` (int64[k]); UNKNOWN_AGENT and nothing done if any id is
+    out of range or dead (checked before the first kill)."""
+    n = s.alive.shape[0]
+    for i in range(ids.shape[0]):
+        r = ids[i]
+        if r < 0 or r >= n or not s.alive[r]:
+            s.status[0] = UNKNOWN_AGENT
+            s.status[1] = r
+            s.status[2] = n
+            return UNKNOWN_AGENT
+    for i in range(ids.shape[0]):
+        if s.alive[ids[i]]:
+            _kill(s, ids[i])
+    return OK
+
+
+@kernel
+def spawn_n(s, count, out):
+    """Spawn ``count`` agents into free slots; their rows go to out : int64[count]."""
+    tick = s.pi[PI.TICK]
+    for i in range(count):
+        out[i] = _spawn(s, tick)
+    return OK
+
+
+@kernel
+def census(s, out):
+    """Count message records where they are, independently of the delivery counters.
+
+    out : int64[3], written: (records in live agents' mailboxes, records held by
+    senders, records left in dead agents' mailboxes, which must be 0).
+    """
+    in_mail = 0
+    held = 0
+    dead_mail = 0
+    for r in range(s.alive.shape[0]):
+        if s.alive[r]:
+            in_mail += s.mb_count[r]
+        else:
+            dead_mail += s.mb_count[r]
+        held += s.out_pending[r]
+    out[0] = in_mail
+    out[1] = held
+    out[2] = dead_mail
+    return OK
