@@ -27,6 +27,7 @@ from .kernels import sha256 as k_sha256
 from .kernels import status as k_status
 from .kernels.state import COUNTER_NAMES, C, PF, PI
 from .report import Report, rss_bytes
+from .table import agent_columns
 
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
 
@@ -148,22 +149,15 @@ class World:
         return dict(
             pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
             tmp=z(8, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
-            x=z(n, np.float32), y=z(n, np.float32), vx=z(n, np.float32),
-            vy=z(n, np.float32), energy=z(n, np.float32), tile=z(n, np.int32),
-            target=np.full(n, -1, np.int32), alive=z(n, np.bool_),
-            cache_off=np.full(n, -1, np.int64), cache_epoch=np.full(n, -1, np.int32),
-            seq=z(n, np.int64), entered=z(n, np.uint8), free_slots=z(n, np.int32),
-            free_meta=z(1, np.int64),
+            **agent_columns(n),
             pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
-            mb_start=z(n, np.int64), mb_count=z(n, np.int32),
-            out_rec=z((n, k_mailbox.RECORD), np.uint8), out_to=z(n, np.int32),
-            out_pending=z(n, np.uint8),
             d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
             d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
             d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
             d_by_recipient=z(n, np.int32), d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
             d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
             chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
+            tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 4), np.int64),
             records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
             cost=z((cfg.side, cfg.side), np.uint8),
             stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
@@ -231,8 +225,8 @@ class World:
         sent = read by recipients + in mailboxes + discarded with killed agents +
         held by senders + undeliverable.
         """
-        out = np.zeros(3, np.int64)
-        phases.census(self._state, out)
+        phases.census(self._state)
+        out = self._arrays["tmp"][:3].copy()
         c = self.counters()
         accounted = c["read"] + int(out[0]) + c["discarded"] + int(out[1]) + c["undeliverable"]
         return {

@@ -14,7 +14,7 @@ from numba import prange
 from ._bits import bits_from_f32, f32_from_bits
 from ._jit import kernel
 from .blake2b import mac_into
-from .mailbox import HINT, SHARE, SIGNED, compose, record_u32
+from .mailbox import HINT, SHARE, SIGNED, compose, record_u32, sum_column
 from .rng import (
     AMOUNT, KIND, KILL, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TURN, draw, row_key, uniform,
@@ -185,7 +185,7 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, tag_tampe
 def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, chunk,
         ks, pool, pool_ok, mb_start, mb_count, alive,
         x, y, vx, vy, energy, tile, target, seq, entered, cost,
-        out_rec, out_to, out_pending, chunk_entries, out):
+        out_rec, out_to, out_pending, chunk_entries, tally, out):
     """One tick of every live agent, in its own row (WORKLOAD.md, "One tick", step 2).
 
     a. drain up to ``budget`` records from the head of its mailbox; apply those whose
@@ -199,16 +199,12 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, c
 
     Columns (length N = capacity) are read and written in row r only; ``cost`` is
     uint8[side, side], read. chunk_entries : int64[n_chunks], written (tiles entered per
-    chunk). out : int64[5], written with ACT_COUNTERS.
+    chunk). tally : int64[n_chunks, >= 5], scratch. out : int64[5], written with
+    ACT_COUNTERS.
     """
     n = x.shape[0]
     n_chunks = chunk_entries.shape[0]
     tiles_per_side = side // TILE_CELLS
-    read = 0
-    rejected = 0
-    sent = 0
-    entered_total = 0
-    tampered = 0
     for c in prange(n_chunks):
         c_read = 0
         c_rej = 0
@@ -229,16 +225,13 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, c
                 c_ent += e
                 c_tamp += f
         chunk_entries[c] = c_ent
-        read += c_read
-        rejected += c_rej
-        sent += c_sent
-        entered_total += c_ent
-        tampered += c_tamp
-    out[0] = read
-    out[1] = rejected
-    out[2] = sent
-    out[3] = entered_total
-    out[4] = tampered
+        tally[c, 0] = c_read
+        tally[c, 1] = c_rej
+        tally[c, 2] = c_sent
+        tally[c, 3] = c_ent
+        tally[c, 4] = c_tamp
+    for j in range(5):
+        out[j] = sum_column(tally, n_chunks, j)
     return 0
 
 

@@ -16,6 +16,7 @@ the epoch, so every handle of the old epoch reads as stale from then on.
 from numba import prange
 
 from ._jit import kernel
+from .mailbox import sum_column
 from .status import ARENA_EXHAUSTED, OK, STALE_HANDLE
 from .tiles import HEADER, ROW_BYTES, TILE_CELLS
 
@@ -75,10 +76,9 @@ def _slice_one(r, off, tile, y, records, arena, total, epoch, cache_off, cache_e
 
 @kernel(parallel=True)
 def _copy_slices(entered, chunk, tile, y, records, arena, total, epoch, chunk_base,
-                 cache_off, cache_epoch):
+                 cache_off, cache_epoch, tally):
     n = entered.shape[0]
     n_chunks = chunk_base.shape[0]
-    failed = 0
     for c in prange(n_chunks):
         off = chunk_base[c]
         f = 0
@@ -87,20 +87,20 @@ def _copy_slices(entered, chunk, tile, y, records, arena, total, epoch, chunk_ba
                 f += _slice_one(r, off, tile, y, records, arena, total, epoch,
                                 cache_off, cache_epoch)
                 off += ROW_BYTES
-        failed += f
-    return failed
+        tally[c, 0] = f
+    return sum_column(tally, n_chunks, 0)
 
 
 @kernel
 def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chunk_base,
-               cache_off, cache_epoch, status):
+               cache_off, cache_epoch, tally, status):
     """Slice, for every agent that entered a tile, the 64-byte row of that tile holding
     its cell into a fresh arena allocation and keep the handle (WORKLOAD.md step 2d).
 
     entered : uint8[N], chunk_entries : int64[n_chunks] (from the act pass), tile : int32[N],
     y : float32[N], records : uint8[n_tiles, 1032], read
     arena : uint8[arena_bytes], meta : int64[META], written
-    chunk_base : int64[n_chunks], scratch
+    chunk_base : int64[n_chunks], tally : int64[n_chunks, >= 1], scratch
     cache_off : int64[N], cache_epoch : int32[N], written for entering rows
     status : int64[4], written (code, requested, used, total) when the arena runs out;
     the pass still completes: rows that got no room have cache_off = -1.
@@ -114,7 +114,7 @@ def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chu
         base += chunk_entries[c] * ROW_BYTES
     requested = base - used
     failed = _copy_slices(entered, chunk, tile, y, records, arena, total, meta[EPOCH],
-                          chunk_base, cache_off, cache_epoch)
+                          chunk_base, cache_off, cache_epoch, tally)
     got = requested - failed * ROW_BYTES
     meta[USED] = used + got
     meta[ALLOCATED] += got

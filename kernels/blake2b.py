@@ -341,6 +341,16 @@ def verify_into(ks, data, start, length, tag, tag_start):
     return ct_equal(d, 0, tag, tag_start, int(ks[33]))
 
 
+@kernel
+def count_false(ok, rows):
+    """Failures among ok[:rows]. Counted serially after the parallel pass: a prange
+    reduction allocates its per-thread partials on every call (numba NRT)."""
+    n = 0
+    for i in range(rows):
+        n += 0 if ok[i] else 1
+    return n
+
+
 @kernel(parallel=True)
 def mac_rows(ks, data, length, out):
     """Tag every row: ``out[i, :ks[33]] = BLAKE2b(data[i, :length])``.
@@ -367,12 +377,7 @@ def verify_rows(ks, data, length, tags, ok):
     """
     rows = data.shape[0]
     n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
-    failed = 0
     for c in prange(n_chunks):
-        bad = 0
         for i in range(c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS)):
-            good = verify_into(ks, data[i], 0, length, tags[i], 0)
-            ok[i] = good
-            bad += 0 if good else 1
-        failed += bad
-    return failed
+            ok[i] = verify_into(ks, data[i], 0, length, tags[i], 0)
+    return count_false(ok, rows)

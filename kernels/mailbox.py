@@ -91,8 +91,18 @@ def sign(ks, rec):
     mac_into(ks, rec, 0, SIGNED, rec, SIGNED)
 
 
+@kernel
+def sum_column(tally, rows, col):
+    """Sum of tally[:rows, col]. Per-chunk partials summed serially: a prange reduction
+    would allocate its per-thread partials on every call (numba NRT)."""
+    s = 0
+    for c in range(rows):
+        s += tally[c, col]
+    return s
+
+
 @kernel(parallel=True)
-def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok):
+def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok, tally):
     """Verify the tag of every record that its recipient will drain this tick.
 
     ks : uint64[34], message key schedule (digest 16), read
@@ -100,11 +110,11 @@ def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok):
     mb_start : int64[capacity], mb_count : int32[capacity], alive : bool[capacity], read
     budget : records drained per agent per tick (inbox_budget)
     pool_ok : bool[pool_records], written for the records checked
+    tally : int64[n_chunks, >= 1], scratch (per-chunk counts)
     Returns the number of records checked.
     """
     n = mb_start.shape[0]
     n_chunks = (n + chunk - 1) // chunk
-    checked = 0
     for c in prange(n_chunks):
         k_chunk = 0
         for r in range(c * chunk, min(n, (c + 1) * chunk)):
@@ -113,17 +123,14 @@ def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok):
             for i in range(s0, s0 + k):
                 pool_ok[i] = verify_into(ks, pool[i], 0, SIGNED, pool[i], SIGNED)
             k_chunk += k
-        checked += k_chunk
-    return checked
+        tally[c, 0] = k_chunk
+    return sum_column(tally, n_chunks, 0)
 
 
 @kernel(parallel=True)
-def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts):
+def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally):
     n = out_to.shape[0]
     n_chunks = counts.shape[0]
-    undeliverable = 0
-    retries = 0
-    remaining = 0
     for sc in prange(n_chunks):
         u = 0
         rt = 0
@@ -141,10 +148,10 @@ def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts):
                 else:
                     out_pending[s] = 0
                     u += 1
-        undeliverable += u
-        retries += rt
-        remaining += rem
-    return undeliverable, retries, remaining
+        tally[sc, 0] = u
+        tally[sc, 1] = rt
+        tally[sc, 2] = rem
+    return sum_column(tally, n_chunks, 0), sum_column(tally, n_chunks, 1), sum_column(tally, n_chunks, 2)
 
 
 @kernel(parallel=True)
@@ -209,10 +216,9 @@ def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
 
 @kernel(parallel=True)
 def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
-           chunk, arr_count, arr_start, by_recipient, allot, chunk_base):
+           chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally):
     n = mb_start.shape[0]
     n_chunks = allot.shape[0]
-    delivered = 0
     for rc in prange(n_chunks):
         off = chunk_base[rc]
         budget = allot[rc]
@@ -236,14 +242,14 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
             d += admit
             mb_start[r] = start
             mb_count[r] = keep + admit
-        delivered += d
-    return delivered
+        tally[rc, 3] = d
+    return sum_column(tally, n_chunks, 3)
 
 
 @kernel
 def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, alive,
             tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
-            arr_start, by_recipient, want, remain_total, allot, chunk_base, out):
+            arr_start, by_recipient, want, remain_total, allot, chunk_base, tally, out):
     """Move every pending outgoing message into its recipient's mailbox, if it fits.
 
     pool : uint8[P, 64], read; pool_next : uint8[P, 64], written (the next buffer)
@@ -254,12 +260,12 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
     bucket_start : int64[n_chunks + 1]; arrivals, by_recipient : int32[N];
     arr_count : int32[N]; arr_start : int64[N]; want, remain_total, allot,
-    chunk_base : int64[n_chunks]
+    chunk_base : int64[n_chunks]; tally : int64[n_chunks, 4]
     out : int64[4], written with DELIVER_COUNTERS for this call.
     """
     n_chunks = counts.shape[0]
     undeliverable, retries, remaining = _count(
-        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts)
+        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally)
     pos = 0
     for rc in range(n_chunks):
         bucket_start[rc] = pos
@@ -279,7 +285,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
         chunk_base[rc] = base
         base += remain_total[rc] + a
     delivered = _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
-                       chunk, arr_count, arr_start, by_recipient, allot, chunk_base)
+                       chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally)
     deferred = 0
     for s in range(out_pending.shape[0]):
         deferred += out_pending[s]

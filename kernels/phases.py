@@ -72,7 +72,7 @@ def inbox_verify(s):
     """Verify the tag of every record drained this tick (results in ``pool_ok``)."""
     pool = s.pools[s.pi[PI.POOL_CUR]]
     n = verify_inbox(s.msg_ks, pool, s.mb_start, s.mb_count, s.alive, s.pi[PI.BUDGET],
-                     s.pi[PI.CHUNK], s.pool_ok)
+                     s.pi[PI.CHUNK], s.pool_ok, s.tally)
     s.counters[C.TAGS_VERIFIED] += n
     return OK
 
@@ -86,7 +86,7 @@ def agents_act(s):
         pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], s.pi[PI.BUDGET], s.pi[PI.CHUNK],
         s.msg_ks, pool, s.pool_ok, s.mb_start, s.mb_count, s.alive,
         s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.cost,
-        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tmp)
+        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tally, s.tmp)
     s.counters[C.READ] += s.tmp[0]
     s.counters[C.TAGS_REJECTED] += s.tmp[1]
     s.counters[C.SENT] += s.tmp[2]
@@ -101,7 +101,7 @@ def arena_slice(s):
     """Slice each entering agent's tile row into the arena; keep the handles."""
     failed = slice_rows(s.entered, s.chunk_entries, s.pi[PI.CHUNK], s.tile, s.y,
                         s.records, s.arena, s.arena_meta, s.chunk_base, s.cache_off,
-                        s.cache_epoch, s.status)
+                        s.cache_epoch, s.tally, s.status)
     s.counters[C.ARENA_FAILED] += failed
     return s.status[0]
 
@@ -114,7 +114,7 @@ def deliver_messages(s):
             s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX], s.pi[PI.DCHUNK],
             s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
             s.d_arr_start, s.d_by_recipient, s.d_want, s.d_remain, s.d_allot,
-            s.d_chunk_base, s.tmp)
+            s.d_chunk_base, s.d_tally, s.tmp)
     s.pi[PI.POOL_CUR] = 1 - cur
     s.counters[C.DELIVERED] += s.tmp[0]
     s.counters[C.UNDELIVERABLE] += s.tmp[1]
@@ -244,10 +244,10 @@ def spawn_n(s, count, out):
 
 
 @kernel
-def census(s, out):
+def census(s):
     """Count message records where they are, independently of the delivery counters.
 
-    out : int64[3], written: (records in live agents' mailboxes, records held by
+    Writes s.tmp[0:3]: (records in live agents' mailboxes, records held by
     senders, records left in dead agents' mailboxes, which must be 0).
     """
     in_mail = 0
@@ -259,7 +259,7 @@ def census(s, out):
         else:
             dead_mail += s.mb_count[r]
         held += s.out_pending[r]
-    out[0] = in_mail
-    out[1] = held
-    out[2] = dead_mail
+    s.tmp[0] = in_mail
+    s.tmp[1] = held
+    s.tmp[2] = dead_mail
     return OK

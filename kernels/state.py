@@ -101,7 +101,8 @@ FIELDS = (
     ("d_by_recipient", "int32", 1), ("d_want", "int64", 1), ("d_remain", "int64", 1),
     ("d_allot", "int64", 1), ("d_chunk_base", "int64", 1),
     # act / arena scratch
-    ("chunk_entries", "int64", 1), ("chunk_base", "int64", 1),
+    ("chunk_entries", "int64", 1), ("chunk_base", "int64", 1), ("tally", "int64", 2),
+    ("d_tally", "int64", 2),
     # tiles
     ("records", "uint8", 2), ("tags", "uint8", 2), ("cost", "uint8", 2),
     ("stage", "uint8", 2), ("stage_tags", "uint8", 2), ("stage_ok", "bool", 1),

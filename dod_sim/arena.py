@@ -1,0 +1,91 @@
+"""``Arena``: a preallocated byte buffer handed out by bumping an offset, reclaimed
+all at once by starting a new epoch (the article's epoch arena, without a GC).
+
+The world's map caches use the same kernels (``dod_sim.kernels.arena``) in bulk; this
+class is the same arena for scratch memory of your own.
+
+>>> a = Arena(1024)
+>>> h = a.alloc(64)
+>>> a.view(h)[:] = 7
+>>> a.rotate_epoch()
+1
+>>> a.view(h)
+Traceback (most recent call last):
+...
+dod_sim.errors.StaleHandle: handle (offset 0, length 64, epoch 0) is stale: the arena is at epoch 1
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ArenaExhausted, ConfigError, StaleHandle
+from .kernels import arena as _k
+
+__all__ = ["Arena", "Handle"]
+
+
+class Handle(NamedTuple):
+    """A range of the arena: byte offset, length and the epoch it belongs to."""
+
+    offset: int
+    length: int
+    epoch: int
+
+
+class Arena:
+    """``nbytes`` of zeroed memory (pages become resident when first written)."""
+
+    def __init__(self, nbytes: int):
+        if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+            raise ConfigError(f"arena nbytes={nbytes!r} must be a non-negative integer",
+                              field="arena_bytes", value=nbytes, bound=0)
+        self.buffer = np.zeros(int(nbytes), np.uint8)
+        self.meta = np.zeros(_k.META, np.int64)
+
+    @property
+    def total(self) -> int:
+        return int(self.buffer.shape[0])
+
+    @property
+    def used(self) -> int:
+        """Bytes handed out in the current epoch."""
+        return int(self.meta[_k.USED])
+
+    @property
+    def epoch(self) -> int:
+        return int(self.meta[_k.EPOCH])
+
+    @property
+    def high_water(self) -> int:
+        return int(self.meta[_k.HIGH])
+
+    def alloc(self, nbytes: int) -> Handle:
+        """Hand out ``nbytes``; raises ArenaExhausted (nothing handed out) when full."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)) or nbytes < 0:
+            raise ConfigError(f"alloc nbytes={nbytes!r} must be a non-negative integer",
+                              field="nbytes", value=nbytes, bound=0)
+        used = self.used
+        off = _k.alloc(self.meta, self.total, int(nbytes))
+        if off < 0:
+            raise ArenaExhausted(int(nbytes), used, self.total)
+        return Handle(int(off), int(nbytes), self.epoch)
+
+    def view(self, handle: Handle) -> np.ndarray:
+        """The handle's bytes (a writable view); StaleHandle once its epoch is over."""
+        off, length, epoch = handle
+        if epoch != self.epoch or off < 0 or off + length > self.used:
+            raise StaleHandle(
+                f"handle (offset {off}, length {length}, epoch {epoch}) is stale: "
+                f"the arena is at epoch {self.epoch}",
+                field="epoch", value=epoch, bound=self.epoch)
+        return self.buffer[off:off + length]
+
+    def rotate_epoch(self) -> int:
+        """Reclaim every allocation at once; returns the new epoch."""
+        return int(_k.rotate_epoch(self.meta))
+
+    def __repr__(self) -> str:
+        return f"Arena({self.used}/{self.total} bytes used, epoch {self.epoch})"

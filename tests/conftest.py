@@ -1,0 +1,26 @@
+"""Shared fixtures. Kernels compile once per test run (or load from NUMBA_CACHE_DIR)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+settings.register_profile("dod_sim", deadline=None, max_examples=60)
+settings.load_profile("dod_sim")
+
+VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+
+
+def load_vector(name):
+    path = VECTORS / name
+    if not path.exists():
+        raise FileNotFoundError(f"standard test vectors not found at {path}")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="session")
+def small_world_config():
+    from dod_sim import Config
+
+    return Config(agents=400, side=256, tile_updates=16, seed=7)

@@ -1,0 +1,43 @@
+"""Config validation: every bad value names its field and bound."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dod_sim import Config, ConfigError
+
+
+@pytest.mark.parametrize("field, value", [
+    ("agents", -1), ("agents", 1.5), ("agents", True), ("capacity", 1), ("side", 100),
+    ("side", 8), ("tile_updates", 5000), ("tamper_rate", 1.5), ("send_rate", -0.1),
+    ("kill_rate", float("nan")), ("tile_algo", "md5"), ("mailbox", 0), ("inbox_budget", -1),
+    ("epoch_ticks", 0), ("arena_bytes", -1), ("threads", 0), ("seed", -5), ("ticks", -1),
+    ("tick_ms", -1.0), ("pool_records", 0), ("speed", 100.0),
+])
+def test_bad_values_name_the_field(field, value):
+    with pytest.raises(ConfigError) as e:
+        Config(**{field: value})
+    assert e.value.field == field
+    assert field in str(e.value)
+
+
+def test_agents_above_capacity():
+    with pytest.raises(ConfigError) as e:
+        Config(agents=10, capacity=5)
+    assert e.value.field == "agents" and e.value.bound == 5
+
+
+def test_defaults_are_the_workload():
+    c = Config()
+    assert (c.agents, c.rows, c.side, c.tile_updates, c.mailbox, c.inbox_budget) == (3000, 3000, 1024, 64, 1024, 16)
+    assert (c.send_rate, c.tamper_rate, c.epoch_ticks, c.ticks, c.kill_rate) == (0.5, 0.01, 600, 600, 0.0)
+    assert c.n_tiles == 4096
+
+
+@given(st.dictionaries(st.sampled_from(["agents", "mailbox", "send_rate", "side", "epoch_ticks"]),
+                       st.one_of(st.integers(-10, 5000), st.floats(allow_nan=True), st.text(max_size=3))))
+def test_random_configs_validate_or_raise_config_error(kw):
+    try:
+        Config(**kw)
+    except ConfigError as e:
+        assert e.field in kw or e.field == "capacity"

@@ -1,0 +1,253 @@
+"""The whole tick: conservation, determinism, tiles, arena handles, zero allocation."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import numpy as np
+import pytest
+
+from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World
+from dod_sim.tiles import decode_payload, split_record
+
+SUMMARY_KEYS = {
+    "agents", "ticks", "threads", "tick_p50_ms", "tick_p99_ms", "tick_max_ms",
+    "agent_ticks_per_s", "messages_sent", "messages_delivered", "messages_deferred",
+    "messages_undeliverable", "messages_lost", "tiles_rejected", "tags_rejected", "rss_mb",
+}
+
+
+def small(**kw):
+    base = dict(agents=300, side=256, tile_updates=16, seed=3)
+    base.update(kw)
+    return Config(**base)
+
+
+def test_summary_has_the_documented_keys_and_conserves():
+    w = World(small())
+    r = w.run(30)
+    s = r.summary()
+    assert SUMMARY_KEYS <= s.keys()
+    assert s["ticks"] == 30 and s["agents"] == 300 and s["messages_lost"] == 0
+    assert s["messages_sent"] > 0 and s["messages_delivered"] > 0
+
+
+def test_conservation_holds_every_tick_with_chaos():
+    w = World(small(kill_rate=0.02, tag_tamper_rate=0.05, mailbox=4, inbox_budget=1))
+    r = w.run(80)
+    names = ("sent", "delivered", "deferred", "undeliverable")
+    sent, delivered, deferred, undeliverable = (r.counters[:, r_idx(n)] for n in names)
+    assert np.array_equal(sent, delivered + deferred + undeliverable)
+    census = w.census()
+    assert census["lost"] == 0 and census["in_dead_mailboxes"] == 0
+    c = w.counters()
+    assert c["killed"] > 0 and c["discarded"] > 0 and c["undeliverable"] > 0
+    assert c["tags_rejected"] > 0 and c["tags_tampered"] >= c["tags_rejected"]
+    assert c["deferred"] > 0 and c["retries"] > 0
+    assert (w.columns["mb_count"] <= 4).all()
+    assert w.alive_count == 300
+
+
+def r_idx(name):
+    from dod_sim.kernels.state import COUNTER_NAMES
+    return COUNTER_NAMES.index(name)
+
+
+def test_same_digest_for_one_and_all_threads():
+    digests = set()
+    for th in (1, numba.config.NUMBA_NUM_THREADS):
+        w = World(Config(agents=3000, seed=11, threads=th, kill_rate=0.001))
+        w.run(200)
+        digests.add(w.state_digest())
+    assert len(digests) == 1
+
+
+def test_same_digest_with_three_threads_in_a_subprocess():
+    code = textwrap.dedent("""
+        from dod_sim import World, Config
+        w = World(Config(agents=3000, seed=11, threads=3, kill_rate=0.001))
+        w.run(200)
+        print(w.state_digest())
+    """)
+    env = dict(os.environ, NUMBA_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    w = World(Config(agents=3000, seed=11, threads=1, kill_rate=0.001))
+    w.run(200)
+    assert out == w.state_digest()
+
+
+def test_run_60_equals_run_25_then_35():
+    a = World(small(seed=5))
+    a.run(60)
+    b = World(small(seed=5))
+    b.run(25)
+    b.run(35)
+    assert a.state_digest() == b.state_digest()
+    c = World(small(seed=6))
+    c.run(60)
+    assert c.state_digest() != a.state_digest()
+
+
+def test_tiles_rejected_are_the_tampered_ones_and_never_applied():
+    w = World(small(tamper_rate=0.2))
+    r = w.run(40)
+    s = r.summary()
+    assert s["tiles_rejected"] == s["tiles_tampered"] > 0
+    records, tags = w.tile_records()
+    # every current tile carries a valid tag under the world's key, checked by hashlib
+    for t in range(0, records.shape[0], 7):
+        assert hashlib.blake2b(records[t].tobytes(), key=w.tile_key, digest_size=32).digest() == tags[t].tobytes()
+    ids, _, payload = split_record(records)
+    assert np.array_equal(ids, np.arange(records.shape[0]))
+    # the cost grid is the decoded payloads
+    cells = decode_payload(payload)["cost"]  # (tiles, 16, 16)
+    side_tiles = 256 // 16
+    grid = cells.reshape(side_tiles, side_tiles, 16, 16).transpose(0, 2, 1, 3).reshape(256, 256)
+    assert np.array_equal(grid, w.cost_grid)
+
+
+def test_hmac_tiles_work_the_same_way():
+    w = World(small(tile_algo="hmac-sha256", tamper_rate=0.2))
+    s = w.run(20).summary()
+    assert s["tiles_rejected"] == s["tiles_tampered"] > 0
+
+
+def test_map_cache_holds_the_tile_row_and_goes_stale_with_the_epoch():
+    w = World(small(tile_updates=0, epoch_ticks=10))
+    w.run(9)
+    records, _ = w.tile_records()
+    cols = w.columns
+    have = np.flatnonzero((cols["cache_off"] >= 0) & cols["alive"])
+    assert have.size > 0
+    for a in have[:20]:
+        # the slice was taken when the agent entered its current or an earlier tile
+        row = w.map_cache(int(a))
+        assert any(row == records[t, 8 + r * 64: 8 + r * 64 + 64].tobytes()
+                   for t in range(records.shape[0]) for r in range(16)) if a == have[0] else len(row) == 64
+    w.run(1)  # tick 10 ends the epoch
+    with pytest.raises(StaleHandle) as e:
+        w.map_cache(int(have[0]))
+    assert e.value.field == "cache_epoch" and e.value.bound == 1
+
+
+def test_map_cache_row_matches_current_tile_when_map_is_static():
+    w = World(small(tile_updates=0))
+    w.step()
+    records, _ = w.tile_records()
+    cols = w.columns
+    entered = np.flatnonzero(cols["cache_off"] >= 0)
+    assert entered.size > 0
+    for a in entered[:50]:
+        t, r = int(cols["tile"][a]), int(cols["y"][a]) % 16
+        assert w.map_cache(int(a)) == records[t, 8 + 64 * r: 8 + 64 * r + 64].tobytes()
+
+
+def test_arena_exhaustion_raises_after_a_consistent_tick():
+    w = World(small(arena_bytes=64 * 5))
+    with pytest.raises(ArenaExhausted) as e:
+        w.run(50)
+    err = e.value
+    assert err.total == 320 and err.requested > 0 and err.used <= 320
+    assert err.field == "arena_bytes" and err.phase == "arena"
+    assert w.census()["lost"] == 0
+    assert w.tick == err.tick + 1
+
+
+def test_messages_in_mailboxes_are_signed_with_the_message_key():
+    w = World(small(inbox_budget=0, send_rate=1.0))
+    w.run(2)
+    found = 0
+    for a in range(50):
+        for rec in w.mailbox(a):
+            found += 1
+            assert hashlib.blake2b(rec[:48].tobytes(), key=w.message_key, digest_size=16).digest() == rec[48:].tobytes()
+    assert found > 0
+
+
+def test_zero_allocations_in_100_warm_ticks():
+    code = textwrap.dedent("""
+        import sys
+        from numba.core.runtime import rtsys
+        from dod_sim import World, Config
+        w = World(Config(agents=3000, seed=1))
+        w.run(20)
+        before = rtsys.get_allocation_stats()
+        blocks = sys.getallocatedblocks()
+        w.run(100)
+        after = rtsys.get_allocation_stats()
+        print(after.alloc - before.alloc, after.mi_alloc - before.mi_alloc)
+    """)
+    env = dict(os.environ, NUMBA_NRT_STATS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["0", "0"]
+
+
+def test_initial_conditions_and_their_errors():
+    w = World(small())
+    n = w.config.rows
+    w.set_state(x=np.full(n, 8.5), y=np.full(n, 40.0), target=np.full(n, -1))
+    assert (w.columns["tile"] == (40 // 16) * 16).all()
+    with pytest.raises(ConfigError) as e:
+        w.set_state(x=np.full(n, 300.0))
+    assert e.value.field == "x"
+    with pytest.raises(ConfigError):
+        w.set_state(speed=np.zeros(n))
+    with pytest.raises(ConfigError):
+        w.set_state(x=np.zeros(3))
+    w.step()
+    with pytest.raises(ConfigError):
+        w.set_state(x=np.zeros(n))
+
+
+def test_columns_are_read_only_views():
+    w = World(small())
+    x = w.columns["x"]
+    with pytest.raises(ValueError):
+        x[0] = 1.0
+    w.step()
+    assert np.shares_memory(x, w.columns["x"])
+
+
+def test_kill_spawn_and_their_errors():
+    w = World(small(agents=10, capacity=20))
+    assert w.alive_count == 10
+    w.kill([1, 2])
+    assert not w.columns["alive"][[1, 2]].any() and w.alive_count == 8
+    with pytest.raises(UnknownAgent) as e:
+        w.kill([3, 2])  # 2 is dead: nothing killed
+    assert e.value.value == 2 and w.columns["alive"][3]
+    with pytest.raises(UnknownAgent):
+        w.kill([25])
+    rows = w.spawn(3)
+    assert sorted(rows.tolist()) == [1, 2, 10] or len(set(rows.tolist())) == 3
+    assert w.alive_count == 11
+    with pytest.raises(UnknownAgent):
+        w.spawn(100)
+
+
+def test_send_errors_name_the_field():
+    w = World(small(agents=10, capacity=10, send_rate=0.0))
+    with pytest.raises(UnknownAgent) as e:
+        w.send(0, 10, "share", 1.0)
+    assert e.value.field == "agent" and e.value.bound == 10
+    with pytest.raises(ConfigError) as e:
+        w.send(0, 1, "poke", 1.0)
+    assert e.value.field == "kind"
+    with pytest.raises(ConfigError) as e:
+        w.send(0, 1, "hint", 10**6)
+    assert e.value.field == "body"
+    w.send(0, 1, "share", 2.5)
+    with pytest.raises(ConfigError) as e:
+        w.send(0, 2, "share", 1.0)
+    assert e.value.field == "sender"
+
+
+def test_memory_refused_with_numbers():
+    with pytest.raises(ConfigError) as e:
+        World(Config(agents=2, capacity=2, pool_records=2**38))
+    assert e.value.field == "capacity" and "GiB" in str(e.value)
