@@ -12,7 +12,7 @@ import numpy as np
 from numba import prange
 
 from ._bits import bits_from_f32, f32_from_bits
-from ._jit import kernel
+from ._jit import inline, kernel
 from .blake2b import mac_into
 from .mailbox import HINT, SHARE, SIGNED, compose, record_u32, sum_column
 from .rng import (
@@ -92,7 +92,7 @@ def _angle_diff(a):
     return a
 
 
-@kernel
+@inline
 def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, tag_tamper_rate,
              budget, n, tick, ks, pool, pool_ok, mb_start, mb_count,
              x, y, vx, vy, energy, tile, target, seq, entered, cost,

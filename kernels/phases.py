@@ -17,7 +17,7 @@ from .rng import KILL, row_key, uniform
 from .sha256 import hmac_rows, hmac_verify_rows
 from .state import C, PF, PI
 from .status import OK, UNKNOWN_AGENT
-from .tiles import RECORD, apply_verified, generate, pick_distinct, read_version, tamper
+from .tiles import RECORD, apply_verified, generate, generate_stage, pick_distinct, tamper
 
 ALGO_BLAKE2B = 0
 ALGO_HMAC_SHA256 = 1
@@ -46,9 +46,7 @@ def tile_refresh(s):
     tick = s.pi[PI.TICK]
     n_tiles = s.records.shape[0]
     pick_distinct(seed, tick, n_tiles, s.stage_ids)
-    for j in range(s.stage_ids.shape[0]):
-        t = s.stage_ids[j]
-        generate(s.stage[j], seed, tick, t, read_version(s.records[t]) + 1)
+    generate_stage(s.stage, s.stage_ids, s.records, seed, tick)
     _sign_tiles(s, s.stage, s.stage_tags)
     n = tamper(s.stage, s.stage_ids, seed, tick, s.pf[PF.TAMPER_RATE], s.stage_tampered)
     s.counters[C.TILES_REFRESHED] += s.stage_ids.shape[0]

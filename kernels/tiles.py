@@ -7,6 +7,7 @@ height u16 LE}. Tags are computed over whole records by ``blake2b``/``sha256`` k
 """
 
 import numpy as np
+from numba import prange
 
 from ._jit import kernel
 from .rng import TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, draw, row_key, uniform
@@ -52,6 +53,17 @@ def generate(rec, seed, tick, tile_id, version):
         p = HEADER + 8 * w
         for b in range(8):
             rec[p + b] = np.uint8((z >> np.uint64(8 * b)) & np.uint64(0xFF))
+
+
+@kernel(parallel=True)
+def generate_stage(stage, ids, records, seed, tick):
+    """Stage tile ids[j] at its current version + 1 with a fresh payload, in parallel.
+
+    stage : uint8[k, RECORD], written; ids : int32[k]; records : uint8[n_tiles, RECORD], read
+    """
+    for j in prange(ids.shape[0]):
+        t = ids[j]
+        generate(stage[j], seed, tick, t, read_version(records[t]) + 1)
 
 
 @kernel
