@@ -1,0 +1,95 @@
+"""dod_sim.auth: the public MAC API, its tile and message forms, and its errors."""
+
+import hashlib
+import hmac
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dod_sim import auth
+
+IMPLS = ["scalar", "lanes4", "lanes8", "auto"]
+KEY = bytes(range(32))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("rows", [1, 3, 5, 257])
+def test_blake2b_rows_match_hashlib(impl, rows):
+    rng = np.random.default_rng(rows)
+    data = rng.integers(0, 256, (rows, 48), dtype=np.uint8)
+    tags = auth.mac(data, KEY, digest_size=16, impl=impl)
+    assert tags.shape == (rows, 16) and tags.dtype == np.uint8
+    for i in range(rows):
+        assert tags[i].tobytes() == hashlib.blake2b(data[i].tobytes(), key=KEY, digest_size=16).digest()
+    assert auth.verify(data, tags, KEY, digest_size=16, impl=impl).all()
+
+
+@given(data=st.binary(max_size=300), key=st.binary(max_size=100), d=st.integers(1, 32))
+def test_hmac_matches_hmac_module(data, key, d):
+    got = auth.mac(data, key, "hmac-sha256", d)[0].tobytes()
+    assert got == hmac.new(key, data, hashlib.sha256).digest()[:d]
+
+
+@pytest.mark.parametrize("algo", auth.ALGOS)
+@pytest.mark.parametrize("impl", ["scalar", "auto"])
+def test_every_single_bit_flip_of_a_tile_fails(algo, impl):
+    rng = np.random.default_rng(11)
+    payload = rng.integers(0, 256, (1, 1024), dtype=np.uint8)
+    ids, ver = np.array([77]), np.array([5])
+    tags = auth.sign_tiles(ids, ver, payload, KEY, algo, impl=impl)
+    rec = auth.tile_records(ids, ver, payload)[0]
+    assert tags[0].tobytes() == (hashlib.blake2b(rec.tobytes(), key=KEY, digest_size=32).digest()
+                                 if algo == "blake2b" else hmac.new(KEY, rec.tobytes(), hashlib.sha256).digest())
+    assert auth.verify_tiles(ids, ver, payload, tags, KEY, algo, impl=impl).all()
+    # every bit of id, version and payload: one row per flipped bit, verified in one call
+    n_bits = 1032 * 8
+    recs = np.repeat(rec[None, :], n_bits, axis=0)
+    recs[np.arange(n_bits), np.arange(n_bits) // 8] ^= (1 << (np.arange(n_bits) % 8)).astype(np.uint8)
+    ok = auth.verify(recs, np.repeat(tags, n_bits, axis=0), KEY, algo, 32, impl=impl)
+    assert not ok.any()
+    # every bit of the tag
+    bad_tags = np.repeat(tags, 256, axis=0)
+    bad_tags[np.arange(256), np.arange(256) // 8] ^= (1 << (np.arange(256) % 8)).astype(np.uint8)
+    ok = auth.verify(np.repeat(rec[None, :], 256, axis=0), bad_tags, KEY, algo, 32, impl=impl)
+    assert not ok.any()
+
+
+def test_message_form_signs_header_and_body():
+    rng = np.random.default_rng(2)
+    recs = rng.integers(0, 256, (10, 64), dtype=np.uint8)
+    recs[:, 48:] = auth.sign_messages(recs, KEY)
+    assert auth.verify_messages(recs, KEY).all()
+    for i in range(10):
+        assert recs[i, 48:].tobytes() == hashlib.blake2b(recs[i, :48].tobytes(), key=KEY,
+                                                         digest_size=16).digest()
+    recs[3, 0] ^= 1
+    recs[7, 63] ^= 0x40
+    assert np.flatnonzero(~auth.verify_messages(recs, KEY)).tolist() == [3, 7]
+
+
+def test_cpu_description_names_lanes():
+    c = auth.cpu()
+    assert c["lanes"] in (0, 4, 8) and isinstance(c["model"], str)
+
+
+@pytest.mark.parametrize("call, exc, words", [
+    (lambda: auth.mac("text", KEY), TypeError, "data"),
+    (lambda: auth.mac(np.zeros((2, 3), np.int32), KEY), TypeError, "uint8"),
+    (lambda: auth.mac(np.zeros((2, 3, 4), np.uint8), KEY), ValueError, "2-D"),
+    (lambda: auth.mac(b"x", b"k" * 65), ValueError, "0..64"),
+    (lambda: auth.mac(b"x", "key"), TypeError, "key"),
+    (lambda: auth.mac(b"x", KEY, digest_size=0), ValueError, "1..64"),
+    (lambda: auth.mac(b"x", KEY, digest_size=65), ValueError, "1..64"),
+    (lambda: auth.mac(b"x", KEY, "hmac-sha256", 33), ValueError, "1..32"),
+    (lambda: auth.mac(b"x", KEY, "md5"), ValueError, "algo"),
+    (lambda: auth.mac(b"x", KEY, impl="gpu"), ValueError, "impl"),
+    (lambda: auth.verify(b"x", np.zeros((1, 8), np.uint8), KEY), ValueError, "tags"),
+    (lambda: auth.sign_tiles([1], [1], np.zeros((1, 100), np.uint8), KEY), ValueError, "1024"),
+    (lambda: auth.sign_tiles([-1], [1], np.zeros((1, 1024), np.uint8), KEY), ValueError, "tile_ids"),
+    (lambda: auth.sign_messages(np.zeros((1, 50), np.uint8), KEY), ValueError, "48"),
+])
+def test_bad_input_names_the_argument(call, exc, words):
+    with pytest.raises(exc, match=words):
+        call()
