@@ -25,6 +25,7 @@ AGENT_SCHEMA = {
     "cache_epoch": ("int32", -1, "map-cache handle: arena epoch"),
     "seq": ("int64", 0, "next message sequence number of this sender"),
     "entered": ("uint8", 0, "1 when the agent entered a new tile this tick"),
+    "fresh": ("uint8", 0, "1 when the agent composed a message this tick (signed in lanes)"),
     "free_slots": ("int32", 0, "the free-slot stack (first free_meta[0] entries)"),
     "mb_start": ("int64", 0, "mailbox: first record in the current pool"),
     "mb_count": ("int32", 0, "mailbox: records waiting, <= mailbox"),

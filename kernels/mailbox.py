@@ -32,12 +32,12 @@ import numpy as np
 from numba import prange
 
 from ._jit import kernel
-from .blake2b import mac_into, verify_into
+from .blake2b import mac_into
 
 __all__ = [
     "RECORD", "SIGNED", "TAG", "SHARE", "HINT",
     "compose", "sign", "record_tick", "record_u32",
-    "verify_inbox", "deliver", "DELIVER_COUNTERS",
+    "deliver", "DELIVER_COUNTERS", "sum_column",
 ]
 
 RECORD = 64
@@ -99,32 +99,6 @@ def sum_column(tally, rows, col):
     for c in range(rows):
         s += tally[c, col]
     return s
-
-
-@kernel(parallel=True)
-def verify_inbox(ks, pool, mb_start, mb_count, alive, budget, chunk, pool_ok, tally):
-    """Verify the tag of every record that its recipient will drain this tick.
-
-    ks : uint64[34], message key schedule (digest 16), read
-    pool : uint8[pool_records, 64], read
-    mb_start : int64[capacity], mb_count : int32[capacity], alive : bool[capacity], read
-    budget : records drained per agent per tick (inbox_budget)
-    pool_ok : bool[pool_records], written for the records checked
-    tally : int64[n_chunks, >= 1], scratch (per-chunk counts)
-    Returns the number of records checked.
-    """
-    n = mb_start.shape[0]
-    n_chunks = (n + chunk - 1) // chunk
-    for c in prange(n_chunks):
-        k_chunk = 0
-        for r in range(c * chunk, min(n, (c + 1) * chunk)):
-            k = min(np.int64(mb_count[r]), budget) if alive[r] else 0
-            s0 = mb_start[r]
-            for i in range(s0, s0 + k):
-                pool_ok[i] = verify_into(ks, pool[i], 0, SIGNED, pool[i], SIGNED)
-            k_chunk += k
-        tally[c, 0] = k_chunk
-    return sum_column(tally, n_chunks, 0)
 
 
 @kernel(parallel=True)

@@ -11,8 +11,8 @@ import numpy as np
 from ._jit import kernel
 from .agents import act, init_row, kill_row, pop_slot
 from .arena import rotate_epoch, slice_rows
-from .blake2b import mac_rows, verify_rows
-from .mailbox import deliver, verify_inbox
+from .blake2b_lanes import mac_rows_best, verify_rows_best
+from .mailbox import deliver
 from .rng import KILL, row_key, uniform
 from .sha256 import hmac_rows, hmac_verify_rows
 from .state import C, PF, PI
@@ -26,7 +26,7 @@ ALGO_HMAC_SHA256 = 1
 @kernel
 def _sign_tiles(s, rows, tags):
     if s.pi[PI.ALGO] == ALGO_BLAKE2B:
-        mac_rows(s.tile_ks, rows, RECORD, tags)
+        mac_rows_best(s.tile_ks, rows, RECORD, tags)
     else:
         hmac_rows(s.tile_hmac_ks, rows, RECORD, tags)
 
@@ -34,7 +34,7 @@ def _sign_tiles(s, rows, tags):
 @kernel
 def _verify_tiles(s, rows, tags, ok):
     if s.pi[PI.ALGO] == ALGO_BLAKE2B:
-        return verify_rows(s.tile_ks, rows, RECORD, tags, ok)
+        return verify_rows_best(s.tile_ks, rows, RECORD, tags, ok)
     return hmac_verify_rows(s.tile_hmac_ks, rows, RECORD, tags, ok)
 
 
@@ -66,26 +66,18 @@ def tile_verify(s):
 
 
 @kernel
-def inbox_verify(s):
-    """Verify the tag of every record drained this tick (results in ``pool_ok``)."""
-    pool = s.pools[s.pi[PI.POOL_CUR]]
-    n = verify_inbox(s.msg_ks, pool, s.mb_start, s.mb_count, s.alive, s.pi[PI.BUDGET],
-                     s.pi[PI.CHUNK], s.pool_ok, s.tally)
-    s.counters[C.TAGS_VERIFIED] += n
-    return OK
-
-
-@kernel
 def agents_act(s):
-    """Drain, steer, move, pay, flag tile entries and send (kernels.agents.act)."""
+    """Verify and drain inboxes, steer, move, pay, flag tile entries, send and sign
+    (kernels.agents.act)."""
     pool = s.pools[s.pi[PI.POOL_CUR]]
     pf = s.pf
     act(s.pi[PI.SEED], s.pi[PI.TICK], s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.TURN_MAX],
         pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], s.pi[PI.BUDGET], s.pi[PI.CHUNK],
         s.msg_ks, pool, s.pool_ok, s.mb_start, s.mb_count, s.alive,
-        s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.cost,
+        s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.fresh, s.cost,
         s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tally, s.tmp)
     s.counters[C.READ] += s.tmp[0]
+    s.counters[C.TAGS_VERIFIED] += s.tmp[0]
     s.counters[C.TAGS_REJECTED] += s.tmp[1]
     s.counters[C.SENT] += s.tmp[2]
     s.counters[C.TILES_ENTERED] += s.tmp[3]

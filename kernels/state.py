@@ -89,7 +89,7 @@ FIELDS = (
     ("x", "float32", 1), ("y", "float32", 1), ("vx", "float32", 1), ("vy", "float32", 1),
     ("energy", "float32", 1), ("tile", "int32", 1), ("target", "int32", 1),
     ("alive", "bool", 1), ("cache_off", "int64", 1), ("cache_epoch", "int32", 1),
-    ("seq", "int64", 1), ("entered", "uint8", 1), ("free_slots", "int32", 1),
+    ("seq", "int64", 1), ("entered", "uint8", 1), ("fresh", "uint8", 1), ("free_slots", "int32", 1),
     ("free_meta", "int64", 1),
     # mailboxes
     ("pools", "uint8", 3), ("pool_ok", "bool", 1), ("mb_start", "int64", 1),
