@@ -103,7 +103,7 @@ class Config:
             raise ConfigError(f"tile_algo={self.tile_algo!r} must be one of {ALGOS}",
                               field="tile_algo", value=self.tile_algo, bound=ALGOS)
         _between("mailbox", self.mailbox, 1, 1 << 20)
-        _between("inbox_budget", self.inbox_budget, 0, self.mailbox)
+        _between("inbox_budget", self.inbox_budget, 0, 1 << 20)
         if self.pool_records is not None:
             _between("pool_records", self.pool_records, 1, 1 << 40)
         _between("epoch_ticks", self.epoch_ticks, 1, 1 << 31)

@@ -48,6 +48,7 @@ from numba.np.arrayobj import make_array, populate_array
 
 from . import blake2b as _scalar
 from ._jit import inline, kernel
+from ._stack import stack_empty2
 from .blake2b import BLOCK, CHUNK_ROWS, IV, SIGMA, count_false
 from .ct import ct_equal
 
@@ -305,37 +306,6 @@ def _emit_compress_body(fn, n_lanes, width):
     builder.ret_void()
 
 
-@intrinsic
-def _lane_scratch(typingctx, words, lanes, dtype):
-    """``_lane_scratch(words, L, dtype)``: like ``_stack.stack_empty(words * L, dtype)``
-    (an uninitialised array on the native stack, no heap) for integer literals words
-    and L, whose product is not a literal to Numba."""
-    if not (isinstance(words, types.IntegerLiteral) and isinstance(lanes, types.IntegerLiteral)
-            and isinstance(dtype, types.NumberClass)):
-        return None
-    count = words.literal_value * lanes.literal_value
-    el = dtype.instance_type
-    arrty = types.Array(el, 1, "C")
-
-    def codegen(context, builder, sig, args):
-        elty = context.get_data_type(el)
-        ptr = cgutils.alloca_once(builder, elty, size=count)
-        itemsize = context.get_abi_sizeof(elty)
-        ary = make_array(arrty)(context, builder)
-        intp = lambda v: context.get_constant(types.intp, v)  # noqa: E731
-        populate_array(
-            ary,
-            data=ptr,
-            shape=cgutils.pack_array(builder, [intp(count)]),
-            strides=cgutils.pack_array(builder, [intp(itemsize)]),
-            itemsize=intp(itemsize),
-            meminfo=None,
-        )
-        return ary._getvalue()
-
-    return arrty(words, lanes, dtype), codegen
-
-
 @kernel
 def compress4(h, m, t, f):
     """``compress_lanes`` with L = 4, callable from Python (h : uint64[32], m : uint64[64])."""
@@ -403,9 +373,9 @@ def _hash_group(ks, data, rows, n_rows, length, hv, lanes):
     One call site of ``compress_lanes`` and of ``_gather`` (each call site is compiled
     code), so the block loop folds the key-only case and the last block into it.
     """
-    m = _lane_scratch(16, lanes, np.uint64)
-    t = _lane_scratch(1, lanes, np.uint64)
-    f = _lane_scratch(1, lanes, np.uint64)
+    m = stack_empty2(16, lanes, np.uint64)
+    t = stack_empty2(1, lanes, np.uint64)
+    f = stack_empty2(1, lanes, np.uint64)
     keyed = ks[32] > 0
     # Keyed, empty message: the key block is the last block (RFC 7693, 3.3).
     key_only = keyed and length == 0
@@ -462,8 +432,8 @@ def _digest_byte(hv, lanes, j, i):
 
 @inline
 def _mac_chunk(ks, data, length, out, lo, hi, lanes):
-    hv = _lane_scratch(8, lanes, np.uint64)
-    rows = _lane_scratch(1, lanes, np.int64)
+    hv = stack_empty2(8, lanes, np.uint64)
+    rows = stack_empty2(1, lanes, np.int64)
     ds = int(ks[33])
     i = lo
     while i < hi:
@@ -479,9 +449,9 @@ def _mac_chunk(ks, data, length, out, lo, hi, lanes):
 
 @inline
 def _verify_chunk(ks, data, length, tags, ok, lo, hi, lanes):
-    hv = _lane_scratch(8, lanes, np.uint64)
-    rows = _lane_scratch(1, lanes, np.int64)
-    d = _lane_scratch(64, 1, np.uint8)
+    hv = stack_empty2(8, lanes, np.uint64)
+    rows = stack_empty2(1, lanes, np.int64)
+    d = stack_empty2(64, 1, np.uint8)
     ds = int(ks[33])
     bad = 0
     i = lo
