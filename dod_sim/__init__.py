@@ -5,7 +5,7 @@ kernels; mailboxes are bounded rings in one shared pool; scratch memory comes fr
 epoch arena. Start with :class:`World` and :class:`Config`.
 """
 
-from . import runtime  # first: it fixes the threads' wait policy before numba starts them
+from . import runtime as runtime  # first: it fixes the threads' wait policy before numba starts them
 from .config import Config
 from .errors import (
     ArenaExhausted, ConfigError, DodSimError, SnapshotError, StaleHandle, UnknownAgent,

@@ -94,7 +94,6 @@ class Report:
         pct = (lambda q: float(np.percentile(ms, q))) if self.ticks else (lambda q: 0.0)
         busy_s = self.tick_ns.sum() / 1e9
         agent_ticks = self.delta("agent_ticks")
-        wall_s = self.wall_ns / 1e9
         period_ms = self.period_ns / 1e6
         overruns = int((ms > 0.8 * period_ms).sum()) if period_ms else 0
         return {

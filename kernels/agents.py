@@ -17,7 +17,7 @@ from ._stack import stack_empty
 from .blake2b_lanes import LANES, hash_group4, hash_group8
 from .mailbox import HINT, SHARE, SIGNED, TAG, compose, record_u32, sum_column
 from .rng import (
-    AMOUNT, KIND, KILL, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
+    AMOUNT, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TURN, draw, row_key, uniform,
 )
 from .tiles import TILE_CELLS

@@ -44,7 +44,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
-from numba.np.arrayobj import make_array, populate_array
+from numba.np.arrayobj import make_array
 
 from . import blake2b as _scalar
 from ._jit import inline, kernel

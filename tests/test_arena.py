@@ -1,6 +1,5 @@
 """The epoch arena: no overlapping live ranges, stale handles detected, exhaustion typed."""
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

@@ -3,7 +3,6 @@
 from collections import deque
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
