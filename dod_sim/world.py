@@ -29,6 +29,7 @@ from .kernels import status as k_status
 from .kernels.state import COUNTER_NAMES, C, PF, PI
 from .report import Report, rss_bytes
 from .table import agent_columns
+from .arena import zeroed_pages
 
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
 
@@ -163,7 +164,7 @@ class World:
             cost=z((cfg.side, cfg.side), np.uint8),
             stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
             stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
-            arena=z(cfg.arena, np.uint8), arena_meta=z(k_arena.META, np.int64),
+            arena=zeroed_pages(cfg.arena), arena_meta=z(k_arena.META, np.int64),
         )
 
     # ---- reading the state -------------------------------------------------------------
