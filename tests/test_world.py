@@ -132,6 +132,7 @@ def test_map_cache_holds_the_tile_row_and_goes_stale_with_the_epoch():
     with pytest.raises(StaleHandle) as e:
         w.map_cache(int(have[0]))
     assert e.value.field == "cache_epoch" and e.value.bound == 1
+    assert "stale" in str(e.value) and "epoch 1" in str(e.value)
 
 
 def test_map_cache_row_matches_current_tile_when_map_is_static():
@@ -153,6 +154,7 @@ def test_arena_exhaustion_raises_after_a_consistent_tick():
     err = e.value
     assert err.total == 320 and err.requested > 0 and err.used <= 320
     assert err.field == "arena_bytes" and err.phase == "arena"
+    assert f"of {err.total} bytes" in str(err) and "arena_bytes" in str(err)
     assert w.census()["lost"] == 0
     assert w.tick == err.tick + 1
 
@@ -221,12 +223,13 @@ def test_kill_spawn_and_their_errors():
     with pytest.raises(UnknownAgent) as e:
         w.kill([3, 2])  # 2 is dead: nothing killed
     assert e.value.value == 2 and w.columns["alive"][3]
+    assert "agent id 2 is not a live agent" in str(e.value)
     with pytest.raises(UnknownAgent):
         w.kill([25])
     rows = w.spawn(3)
     assert sorted(rows.tolist()) == [1, 2, 10] or len(set(rows.tolist())) == 3
     assert w.alive_count == 11
-    with pytest.raises(UnknownAgent):
+    with pytest.raises(UnknownAgent, match="exceeds the 9 free slots"):
         w.spawn(100)
 
 
@@ -235,6 +238,7 @@ def test_send_errors_name_the_field():
     with pytest.raises(UnknownAgent) as e:
         w.send(0, 10, "share", 1.0)
     assert e.value.field == "agent" and e.value.bound == 10
+    assert "agent id 10 is out of range [0, 10)" in str(e.value)
     with pytest.raises(ConfigError) as e:
         w.send(0, 1, "poke", 1.0)
     assert e.value.field == "kind"
