@@ -26,7 +26,7 @@ ROW_BYTES = (
     5 * 4          # x, y, vx, vy, energy
     + 2 * 4        # tile, target
     + 1 + 8 + 4    # alive, cache_off, cache_epoch
-    + 8 + 1 + 4    # seq, entered, free_slots
+    + 8 + 2 + 4    # seq, entered, fresh, free_slots
     + 8 + 4        # mb_start, mb_count
     + 64 + 4 + 1   # out_rec, out_to, out_pending
     + 4 * 3 + 8    # delivery scratch: arrivals, arr_count, by_recipient, arr_start

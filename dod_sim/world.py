@@ -18,6 +18,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import runtime
+from .arena import zeroed_pages
 from .config import Config, _dchunk, available_memory, memory_estimate
 from .errors import ArenaExhausted, ConfigError, StaleHandle, UnknownAgent
 from .kernels import arena as k_arena
@@ -29,7 +30,6 @@ from .kernels import status as k_status
 from .kernels.state import COUNTER_NAMES, C, PF, PI
 from .report import Report, rss_bytes
 from .table import agent_columns
-from .arena import zeroed_pages
 
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
 
