@@ -36,26 +36,16 @@ def _count(flag, lo=0):
     return parse
 
 
-def _rate(flag):
+def _number(flag, lo, hi=None):
+    """A float flag in [lo, hi] (hi None: no upper bound)."""
     def parse(text):
         try:
             v = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") from None
-        if not 0.0 <= v <= 1.0:
-            raise argparse.ArgumentTypeError(f"{flag} must be in [0, 1], got {v}")
-        return v
-    return parse
-
-
-def _nonneg(flag):
-    def parse(text):
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be a number, got {text!r}") from None
-        if not v >= 0.0:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= 0, got {text}")
+        if not (v >= lo and (hi is None or v <= hi)):
+            bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+            raise argparse.ArgumentTypeError(f"{flag} must be {bound}, got {text}")
         return v
     return parse
 
@@ -73,12 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_count("--seed"), default=0)
     run.add_argument("--mailbox", type=_count("--mailbox", 1), default=1024)
     run.add_argument("--arena-bytes", type=_count("--arena-bytes"), default=None)
-    run.add_argument("--tick-ms", type=_nonneg("--tick-ms"), default=0.0,
+    run.add_argument("--tick-ms", type=_number("--tick-ms", 0), default=0.0,
                      help="pace one tick per period (0 = as fast as possible)")
-    run.add_argument("--send-rate", type=_rate("--send-rate"), default=0.5)
-    run.add_argument("--kill-rate", type=_rate("--kill-rate"), default=0.0)
-    run.add_argument("--tamper-rate", type=_rate("--tamper-rate"), default=0.01)
-    run.add_argument("--tag-tamper-rate", type=_rate("--tag-tamper-rate"), default=0.0)
+    run.add_argument("--send-rate", type=_number("--send-rate", 0, 1), default=0.5)
+    run.add_argument("--kill-rate", type=_number("--kill-rate", 0, 1), default=0.0)
+    run.add_argument("--tamper-rate", type=_number("--tamper-rate", 0, 1), default=0.01)
+    run.add_argument("--tag-tamper-rate", type=_number("--tag-tamper-rate", 0, 1), default=0.0)
     run.add_argument("--tile-algo", choices=("blake2b", "hmac-sha256"), default="blake2b")
     run.add_argument("--json", action="store_true", help="print the summary as JSON only")
 
