@@ -294,6 +294,23 @@ class World:
             h.update(a[name].tobytes())
         return h.hexdigest()
 
+    # ---- snapshots -----------------------------------------------------------------------
+
+    def snapshot(self, path) -> None:
+        """Write the whole state (config, columns, mailboxes, arena and its epoch,
+        counters, tick) to ``path`` atomically; see :mod:`dod_sim.snapshot`."""
+        from .snapshot import save
+
+        save(self, path)
+
+    @classmethod
+    def restore(cls, path) -> "World":
+        """The world written by :meth:`snapshot`; raises SnapshotError naming what is
+        wrong with a truncated, corrupt, foreign or newer-version file."""
+        from .snapshot import load
+
+        return load(path)
+
     # ---- changing the state between ticks ---------------------------------------------
 
     def set_state(self, **columns) -> None:
