@@ -1,0 +1,531 @@
+"""Snapshots: the whole state of a :class:`~dod_sim.World` in one file, and back.
+
+File format, version 1 (all integers little-endian)
+===================================================
+
+=============  =========  ==============================================================
+offset         size       content
+=============  =========  ==============================================================
+0              12         magic ``b"DODSIM-SNAP\\0"``
+12             4          u32 format version (:data:`FORMAT_VERSION`)
+16             8          u64 ``H``, the length of the header in bytes
+24             H          header: UTF-8 JSON object (below)
+24 + H         D          data: the arrays' raw bytes, C order, back to back, in the
+                          order of the header's ``arrays`` table, no padding
+24 + H + D     32         BLAKE2b-256 (unkeyed, ``hashlib.blake2b(digest_size=32)``) of
+                          every byte before it
+=============  =========  ==============================================================
+
+The header holds:
+
+``format_version`` (int, equal to the u32 above), ``dod_sim_version`` (str, the package
+that wrote the file), ``config`` (``Config.to_dict()``), ``config_digest``
+(``Config.digest()``), ``tick`` (ticks run) and ``arrays``, a list of objects
+``{"name", "part", "dtype", "shape", "offset", "nbytes"}``: ``dtype`` is numpy's
+``dtype.str`` (``"<i8"``, ``"|b1"``, ...), ``offset`` counts bytes from the start of the
+data section, ``nbytes = prod(shape) * itemsize``, and ``part`` says which part of the
+world's array of that name the bytes are:
+
+* ``"whole"``: the whole array;
+* ``"live"``: ``pools[pi[POOL_CUR]]``, the live half of the double-buffered mailbox
+  pool (the other half is rewritten by the next delivery before it is read);
+* ``"used"``: ``arena[:arena_meta[USED]]``, the bytes handed out in the current
+  epoch (the rest of the arena is never read before it is written).
+
+Every array of ``World._arrays`` is saved except per-tick scratch and per-process
+telemetry (:data:`SCRATCH` and names starting with ``d_``), so arrays added to the world later are covered without a
+change here. The file depends on the state only: saving the same state twice gives the
+same bytes.
+
+Writing is atomic: the bytes go to a temporary file beside ``path`` (flushed and
+fsync'ed), which then replaces ``path`` with ``os.replace``; on any error the temporary
+file is removed and ``path`` is untouched. Arrays are streamed and hashed as they are
+written, so saving never copies the state.
+
+Loading checks, in this order, and raises :class:`~dod_sim.errors.SnapshotError` with
+``field`` set to what is wrong: the file opens (``"path"``), the magic (``"magic"``),
+its length (``"length"``), the version (``"version"``: checked before the checksum, as a
+newer format may lay out or hash its bytes differently), the checksum of the whole file,
+streamed (``"checksum"``), the header (``"header"``), the config (``"config"``), then,
+with a world built from that config, every array of the table (``"array <name>"``):
+present, of the world's dtype and shape, and the keys and parameters derived from the
+config equal to the fresh world's. Only then is the state copied, in place, into the
+fresh world's arrays (the compiled phases hold references to those buffers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import struct
+import tempfile
+from contextlib import suppress
+
+import numpy as np
+
+from .config import Config
+from .errors import SnapshotError
+from .kernels import arena as k_arena
+from .kernels.state import PI
+
+__all__ = ["FORMAT_VERSION", "MAGIC", "SCRATCH", "is_scratch", "load", "read_header", "save"]
+
+MAGIC = b"DODSIM-SNAP\0"
+FORMAT_VERSION = 1
+DIGEST_SIZE = 32
+_PREFIX = struct.Struct("<12sIQ")  # magic, version, header length: 24 bytes
+_MIN_SIZE = _PREFIX.size + DIGEST_SIZE
+_CHUNK = 1 << 22  # bytes per read while hashing a file
+
+# Arrays a snapshot leaves out (besides every ``d_*`` delivery array): scratch rewritten
+# from scratch every tick, and ``busy``, per-worker cycle telemetry that decides nothing
+# and whose length follows this process's NUMBA_NUM_THREADS (a snapshot written on a
+# 16-core machine must load on a 2-core one); a restored world starts it at zero.
+SCRATCH = frozenset({
+    "tmp", "status", "chunk_entries", "chunk_base", "tally",
+    "stage", "stage_tags", "stage_ok", "stage_ids", "stage_tampered", "busy",
+})
+
+# Entries of ``pi`` that are state; every other entry is derived from the config and
+# must equal a fresh world's, as must these arrays.
+_PI_STATE = frozenset({PI.TICK, PI.POOL_CUR, PI.ALIVE})
+_DERIVED = ("pf", "msg_ks", "tile_ks", "tile_hmac_ks")
+# Read first: they say where the "live" and "used" parts go and how long they are.
+_LAYOUT = ("pi", "arena_meta")
+
+
+def is_scratch(name: str) -> bool:
+    """True for arrays a snapshot leaves out (see :data:`SCRATCH`)."""
+    return name.startswith("d_") or name in SCRATCH
+
+
+# ---- saving -----------------------------------------------------------------------------
+
+
+def save(world, path) -> None:
+    """Write ``world``'s state to ``path`` atomically (format: module docstring).
+
+    Raises SnapshotError (``field="path"``) when the file cannot be written; ``path``
+    and its directory are then as they were.
+    """
+    parts = _saved_parts(world._arrays)
+    header = _header(world, parts)
+    blob = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    chunks = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(blob)), blob]
+    chunks += [_byte_view(a) for _, _, a in parts]
+    _write_atomic(os.fspath(path), chunks)
+
+
+def _saved_parts(arrays: dict) -> list:
+    """(name, part, array to write) for every array a snapshot holds, in table order."""
+    out = []
+    for name, arr in arrays.items():
+        if is_scratch(name):
+            continue
+        if name == "pools":
+            out.append((name, "live", arrays["pools"][arrays["pi"][PI.POOL_CUR]]))
+        elif name == "arena":
+            out.append((name, "used", arr[:int(arrays["arena_meta"][k_arena.USED])]))
+        else:
+            out.append((name, "whole", arr))
+    return out
+
+
+def _header(world, parts) -> dict:
+    from . import __version__
+
+    table = []
+    offset = 0
+    for name, part, arr in parts:
+        table.append({"name": name, "part": part, "dtype": arr.dtype.str,
+                      "shape": [int(s) for s in arr.shape], "offset": offset,
+                      "nbytes": int(arr.nbytes)})
+        offset += int(arr.nbytes)
+    return {"format_version": FORMAT_VERSION, "dod_sim_version": __version__,
+            "config": world.config.to_dict(), "config_digest": world.config.digest(),
+            "tick": world.tick, "arrays": table}
+
+
+def _byte_view(arr: np.ndarray) -> memoryview:
+    """The bytes of ``arr`` (C order) without a copy when it is C-contiguous."""
+    return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+
+
+def _write_atomic(path: str, chunks) -> None:
+    """Write ``chunks`` and their BLAKE2b-256 to a temporary file beside ``path``, fsync
+    it and rename it over ``path``; remove the temporary file on any error."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=directory)
+    except OSError as e:
+        raise SnapshotError(f"cannot write snapshot {path!r}: {e}", field="path",
+                            value=path) from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+            for c in chunks:
+                h.update(c)
+                f.write(c)
+            f.write(h.digest())
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException as e:
+        with suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise SnapshotError(f"cannot write snapshot {path!r}: {e}", field="path",
+                                value=path) from e
+        raise
+    _fsync_dir(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: str) -> None:
+    """Make the rename durable (where the OS lets a directory be fsync'ed)."""
+    with suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+# ---- loading ----------------------------------------------------------------------------
+
+
+def read_header(path, *, verify: bool = True) -> dict:
+    """The header of the snapshot at ``path`` as a dict (keys: module docstring;
+    ``config`` is the saved ``Config.to_dict()``, not validated), after checking magic,
+    version and, when ``verify``, the checksum of the whole file. Builds no world."""
+    path = os.fspath(path)
+    with _File(path) as f:
+        header, _ = _read_header(f, path, verify)
+    return header
+
+
+def load(path, threads: int | None = None):
+    """The :class:`~dod_sim.World` saved at ``path``; it ticks on exactly as the saved
+    world would have.
+
+    threads : run the restored world with this many threads instead of the saved
+    config's (results do not depend on it); it is validated as ``Config.threads``.
+
+    Raises SnapshotError naming what is wrong with a missing, truncated, corrupt,
+    foreign or newer-version file (see the module docstring). A ConfigError is raised
+    as for ``World(config)`` when this machine cannot hold the world or ``threads`` is
+    out of range.
+    """
+    from .world import World
+
+    path = os.fspath(path)
+    with _File(path) as f:
+        header, data_start = _read_header(f, path, verify=True)
+        config = _config_of(header)
+        if threads is not None:
+            config = config.replace(threads=threads)
+        table = _table_of(header, f.size - DIGEST_SIZE - data_start)
+        world = World(config)
+        _check_table(table, world._arrays)
+        _fill(f, data_start, table, world._arrays, header["tick"])
+    return world
+
+
+class _File:
+    """A binary file and its size; read errors become SnapshotError."""
+
+    def __init__(self, path):
+        self.path = path
+        try:
+            self.f = open(path, "rb")  # noqa: SIM115 (closed by __exit__)
+        except FileNotFoundError as e:
+            raise SnapshotError(f"snapshot {path!r} does not exist", field="path",
+                                value=path) from e
+        except OSError as e:
+            raise SnapshotError(f"cannot open snapshot {path!r}: {e}", field="path",
+                                value=path) from e
+        self.size = os.fstat(self.f.fileno()).st_size
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self._io(lambda: (self.f.seek(offset), self.f.read(n))[1], n)
+
+    def read_into(self, offset: int, buf: memoryview) -> None:
+        self._io(lambda: (self.f.seek(offset), self.f.readinto(buf))[1], len(buf))
+
+    def _io(self, op, n):
+        try:
+            out = op()
+        except OSError as e:
+            raise SnapshotError(f"cannot read snapshot {self.path!r}: {e}", field="path",
+                                value=self.path) from e
+        got = out if isinstance(out, int) else len(out)
+        if got != n:
+            raise SnapshotError(f"snapshot {self.path!r} is truncated: wanted {n} bytes, "
+                                f"got {got}", field="length", value=self.size)
+        return out
+
+
+def _read_header(f: _File, path: str, verify: bool) -> tuple[dict, int]:
+    """Check magic, version and checksum; return (header dict, start of the data)."""
+    head = f.read_at(0, min(f.size, _PREFIX.size))
+    if head[:len(MAGIC)] != MAGIC[:len(head)]:
+        raise SnapshotError(f"{path!r} is not a dod_sim snapshot (magic {head[:12]!r}, "
+                            f"expected {MAGIC!r})", field="magic", value=head[:12])
+    if f.size == 0:
+        raise SnapshotError(f"snapshot {path!r} is empty (truncated)", field="length",
+                            value=0, bound=_MIN_SIZE)
+    if f.size < _MIN_SIZE:
+        raise SnapshotError(f"snapshot {path!r} is truncated: {f.size} bytes, shorter than "
+                            f"the {_MIN_SIZE} of an empty snapshot", field="length",
+                            value=f.size, bound=_MIN_SIZE)
+    _, version, hlen = _PREFIX.unpack(head)
+    _check_version(version)
+    if verify:
+        _verify_checksum(f, path)
+    end = f.size - DIGEST_SIZE
+    if hlen > end - _PREFIX.size:
+        raise SnapshotError(f"snapshot header length {hlen} exceeds the file's "
+                            f"{end - _PREFIX.size} bytes of header and data", field="header",
+                            value=hlen, bound=end - _PREFIX.size)
+    header = _parse_header(f.read_at(_PREFIX.size, hlen), version)
+    return header, _PREFIX.size + hlen
+
+
+def _check_version(version: int) -> None:
+    if version > FORMAT_VERSION:
+        raise SnapshotError(f"snapshot format version {version} was written by a newer "
+                            f"dod_sim; this one reads version {FORMAT_VERSION}",
+                            field="version", value=version, bound=FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise SnapshotError(f"snapshot format version {version} is not one this dod_sim "
+                            f"reads (version {FORMAT_VERSION})", field="version",
+                            value=version, bound=FORMAT_VERSION)
+
+
+def _verify_checksum(f: _File, path: str) -> None:
+    """Hash the file (all but its last 32 bytes) in chunks; compare with the last 32."""
+    end = f.size - DIGEST_SIZE
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    buf = bytearray(min(_CHUNK, max(end, 1)))
+    view = memoryview(buf)
+    pos = 0
+    while pos < end:
+        n = min(len(buf), end - pos)
+        f.read_into(pos, view[:n])
+        h.update(view[:n])
+        pos += n
+    stored = f.read_at(end, DIGEST_SIZE)
+    if h.digest() != stored:
+        raise SnapshotError(f"snapshot {path!r} failed its checksum (BLAKE2b-256): the file "
+                            f"is corrupt or truncated", field="checksum",
+                            value=stored.hex(), bound=h.hexdigest())
+
+
+_HEADER_KEYS = {"format_version": int, "dod_sim_version": str, "config": dict,
+                "config_digest": str, "tick": int, "arrays": list}
+
+
+def _parse_header(blob: bytes, version: int) -> dict:
+    try:
+        header = json.loads(blob.decode("utf-8"))
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError, JSONDecodeError
+        raise SnapshotError(f"snapshot header is not valid JSON: {e}", field="header") from e
+    if not isinstance(header, dict):
+        raise SnapshotError("snapshot header is not a JSON object", field="header")
+    for key, typ in _HEADER_KEYS.items():
+        _expect(header, key, typ, "header")
+    if header["format_version"] != version:
+        raise SnapshotError(f"snapshot header says format version {header['format_version']} "
+                            f"but the file is version {version}", field="header",
+                            value=header["format_version"], bound=version)
+    return header
+
+
+def _expect(obj: dict, key: str, typ, where: str):
+    v = obj.get(key)
+    ok = isinstance(v, typ) and not (typ is int and isinstance(v, bool))
+    if not ok:
+        raise SnapshotError(f"snapshot {where}: {key!r} must be a {typ.__name__}, got {v!r}",
+                            field=where, value=v)
+    return v
+
+
+def _config_of(header: dict) -> Config:
+    """The Config of the header, validated; unknown fields mean a newer dod_sim."""
+    d = header["config"]
+    known = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise SnapshotError(f"snapshot config has fields this dod_sim does not know: "
+                            f"{unknown} (written by a newer dod_sim?)", field="config",
+                            value=unknown)
+    try:
+        cfg = Config(**d)
+    except (TypeError, ValueError, OverflowError) as e:  # ConfigError is a ValueError
+        raise SnapshotError(f"snapshot config is invalid: {e}", field="config",
+                            value=getattr(e, "field", None)) from e
+    digest = hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
+    if digest != header["config_digest"]:
+        raise SnapshotError(f"snapshot config digest {header['config_digest']!r} does not "
+                            f"match its config ({digest!r})", field="config",
+                            value=header["config_digest"], bound=digest)
+    return cfg
+
+
+def _table_of(header: dict, data_size: int) -> list:
+    """The array table, checked for shape of its entries, unique names and offsets
+    that tile the data section exactly."""
+    table = []
+    offset = 0
+    seen = set()
+    for e in header["arrays"]:
+        if not isinstance(e, dict):
+            raise SnapshotError(f"snapshot array table entry {e!r} is not an object",
+                                field="header", value=e)
+        name = _expect(e, "name", str, "header")
+        where = f"array {name}"
+        for key, typ in (("part", str), ("dtype", str), ("shape", list), ("offset", int),
+                         ("nbytes", int)):
+            _expect(e, key, typ, where)
+        if name in seen:
+            raise SnapshotError(f"snapshot lists array {name!r} twice", field=where)
+        seen.add(name)
+        shape = e["shape"]
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+            raise SnapshotError(f"snapshot {where}: bad shape {shape!r}", field=where,
+                                value=shape)
+        if e["offset"] != offset or e["nbytes"] < 0:
+            raise SnapshotError(f"snapshot {where}: offset {e['offset']} / nbytes "
+                                f"{e['nbytes']} inconsistent with the arrays before it "
+                                f"(expected offset {offset})", field=where,
+                                value=e["offset"], bound=offset)
+        offset += e["nbytes"]
+        table.append(e)
+    if offset != data_size:
+        raise SnapshotError(f"snapshot arrays hold {offset} bytes but the file's data "
+                            f"section is {data_size} bytes", field="header", value=offset,
+                            bound=data_size)
+    return table
+
+
+def _expected(name: str, arrays: dict):
+    """(part, dtype str, shape or None for "any length up to the arena") the snapshot
+    must hold for the world's array ``name``."""
+    arr = arrays[name]
+    if name == "pools":
+        return "live", arr.dtype.str, tuple(arr.shape[1:])
+    if name == "arena":
+        return "used", arr.dtype.str, None
+    return "whole", arr.dtype.str, tuple(arr.shape)
+
+
+def _check_table(table: list, arrays: dict) -> None:
+    """Every saved array of the world present once, nothing else, of its dtype and shape."""
+    want = [n for n in arrays if not is_scratch(n)]
+    names = {e["name"] for e in table}
+    missing = [n for n in want if n not in names]
+    extra = sorted(names - set(want))
+    if missing:
+        raise SnapshotError(f"snapshot lacks arrays {missing}", field=f"array {missing[0]}",
+                            value=missing)
+    if extra:
+        raise SnapshotError(f"snapshot has arrays this world does not: {extra}",
+                            field=f"array {extra[0]}", value=extra)
+    for e in table:
+        name = e["name"]
+        where = f"array {name}"
+        part, dtype, shape = _expected(name, arrays)
+        if e["part"] != part:
+            raise SnapshotError(f"snapshot {where}: part {e['part']!r}, expected {part!r}",
+                                field=where, value=e["part"], bound=part)
+        if e["dtype"] != dtype:
+            raise SnapshotError(f"snapshot {where}: dtype {e['dtype']!r}, expected {dtype!r}",
+                                field=where, value=e["dtype"], bound=dtype)
+        got = tuple(e["shape"])
+        if shape is None:
+            total = arrays[name].shape[0]
+            if len(got) != 1 or got[0] > total:
+                raise SnapshotError(f"snapshot {where}: shape {got}, expected (k,) with "
+                                    f"k <= {total}", field=where, value=got, bound=total)
+        elif got != shape:
+            raise SnapshotError(f"snapshot {where}: shape {got}, expected {shape}",
+                                field=where, value=got, bound=shape)
+        nbytes = int(np.prod(got, dtype=np.int64)) * arrays[name].dtype.itemsize
+        if e["nbytes"] != nbytes:
+            raise SnapshotError(f"snapshot {where}: nbytes {e['nbytes']}, expected {nbytes} "
+                                f"for shape {got}", field=where, value=e["nbytes"],
+                                bound=nbytes)
+
+
+def _fill(f: _File, data_start: int, table: list, arrays: dict, tick: int) -> None:
+    """Copy every array of the table into the world's own buffers, in place."""
+    by_name = {e["name"]: e for e in table}
+    fresh = {n: arrays[n].copy() for n in ("pi",) + _DERIVED if n in arrays}
+    for name in _LAYOUT:
+        f.read_into(data_start + by_name[name]["offset"], _byte_view_w(arrays[name]))
+    _check_layout(arrays, fresh, by_name, tick)
+    for e in table:
+        name = e["name"]
+        if name in _LAYOUT:
+            continue
+        dst = _destination(name, arrays)
+        f.read_into(data_start + e["offset"], _byte_view_w(dst))
+        if name in fresh and not np.array_equal(dst, fresh[name]):
+            raise SnapshotError(f"snapshot array {name} differs from the one its config "
+                                f"derives (seed {int(fresh['pi'][PI.SEED])})",
+                                field=f"array {name}")
+
+
+def _check_layout(arrays: dict, fresh: dict, by_name: dict, tick: int) -> None:
+    """Check the restored pi and arena_meta against the config and the table."""
+    pi = arrays["pi"]
+    params = [i for i in range(len(pi)) if i not in _PI_STATE]
+    if not np.array_equal(pi[params], fresh["pi"][params]):
+        raise SnapshotError("snapshot array pi: parameters differ from those its config "
+                            "derives", field="array pi", value=pi.tolist(),
+                            bound=fresh["pi"].tolist())
+    if int(pi[PI.TICK]) != tick:
+        raise SnapshotError(f"snapshot array pi: tick {int(pi[PI.TICK])} but the header "
+                            f"says {tick}", field="array pi", value=int(pi[PI.TICK]),
+                            bound=tick)
+    if int(pi[PI.POOL_CUR]) not in (0, 1):
+        raise SnapshotError(f"snapshot array pi: pool buffer {int(pi[PI.POOL_CUR])} is "
+                            f"not 0 or 1", field="array pi", value=int(pi[PI.POOL_CUR]))
+    used = int(arrays["arena_meta"][k_arena.USED])
+    saved = by_name["arena"]["shape"][0]
+    if used != saved:
+        raise SnapshotError(f"snapshot array arena_meta: {used} bytes used but the arena "
+                            f"holds {saved}", field="array arena_meta", value=used,
+                            bound=saved)
+
+
+def _destination(name: str, arrays: dict) -> np.ndarray:
+    """The view of the world's array ``name`` that the saved bytes go to."""
+    arr = arrays[name]
+    if name == "pools":
+        return arr[arrays["pi"][PI.POOL_CUR]]
+    if name == "arena":
+        return arr[:int(arrays["arena_meta"][k_arena.USED])]
+    return arr
+
+
+def _byte_view_w(arr: np.ndarray) -> memoryview:
+    """A writable byte view of a C-contiguous array (the world's arrays all are)."""
+    if not arr.flags.c_contiguous:
+        raise SnapshotError("internal: a world array is not C-contiguous")
+    return memoryview(arr.reshape(-1).view(np.uint8))
