@@ -52,10 +52,17 @@ class Config:
     epoch_ticks : ticks per arena epoch
     arena_bytes : size of the arena; None = 4,096 bytes per row of capacity
     kill_rate, tag_tamper_rate : chaos, off by default
+    hotspot_share, hotspot_ticks, hotspot_start, hotspot_target : chaos, a hot-spot
+        burst: for ``hotspot_ticks`` ticks from tick ``hotspot_start`` each agent is, with
+        probability ``hotspot_share`` per tick, a burst sender that messages agent
+        ``hotspot_target`` (instead of a random one, whatever ``send_rate`` says)
     speed, turn_max, energy : movement and the initial energy
     tick_ms : pacing period; 0 = unpaced
     ticks : ticks of a run
-    threads : worker threads; None = every core
+    threads : worker threads; None = chosen by the runtime (every core unpaced; for a
+        paced world the count measured to tick fastest, see :mod:`dod_sim.pacing`)
+    blocking_threads, blocking_queue : the blocking pool of ``World.submit``: threads
+        and the most jobs waiting
     seed : the seed of every counter-based random draw
     """
 
@@ -73,12 +80,18 @@ class Config:
     arena_bytes: int | None = None
     kill_rate: float = 0.0
     tag_tamper_rate: float = 0.0
+    hotspot_share: float = 0.0
+    hotspot_ticks: int = 0
+    hotspot_start: int = 0
+    hotspot_target: int = 0
     speed: float = 1.0
     turn_max: float = 0.1
     energy: float = 100.0
     tick_ms: float = 0.0
     ticks: int = 600
     threads: int | None = None
+    blocking_threads: int = 1
+    blocking_queue: int = 8
     seed: int = 0
 
     def __post_init__(self):
@@ -97,7 +110,7 @@ class Config:
                               field="side", value=self.side, bound=TILE_CELLS)
         n_tiles = (self.side // TILE_CELLS) ** 2
         _between("tile_updates", self.tile_updates, 0, n_tiles)
-        for name in ("tamper_rate", "send_rate", "kill_rate", "tag_tamper_rate"):
+        for name in ("tamper_rate", "send_rate", "kill_rate", "tag_tamper_rate", "hotspot_share"):
             _between(name, getattr(self, name), 0.0, 1.0)
         if self.tile_algo not in ALGOS:
             raise ConfigError(f"tile_algo={self.tile_algo!r} must be one of {ALGOS}",
@@ -113,6 +126,11 @@ class Config:
         _between("turn_max", self.turn_max, 0.0, 3.141592653589793)
         _between("energy", self.energy, -1e30, 1e30)
         _between("tick_ms", self.tick_ms, 0.0, 3.6e6)
+        _between("hotspot_ticks", self.hotspot_ticks, 0, 1 << 31)
+        _between("hotspot_start", self.hotspot_start, 0, 1 << 31)
+        _between("hotspot_target", self.hotspot_target, 0, cap - 1)
+        _between("blocking_threads", self.blocking_threads, 1, 256)
+        _between("blocking_queue", self.blocking_queue, 1, 1 << 20)
         _at_least("ticks", self.ticks, 0)
         if self.threads is not None:
             _between("threads", self.threads, 1, 1024)

@@ -14,6 +14,7 @@ __all__ = [
     "StaleHandle",
     "UnknownAgent",
     "SnapshotError",
+    "PoolFull",
 ]
 
 
@@ -60,3 +61,7 @@ class UnknownAgent(DodSimError, LookupError):
 
 class SnapshotError(DodSimError):
     """A snapshot file is truncated, corrupt, foreign or from a newer format version."""
+
+
+class PoolFull(DodSimError, RuntimeError):
+    """The blocking pool's job queue is full and the caller chose not to wait."""

@@ -1,7 +1,8 @@
 """``Report``: the telemetry of a run as numpy columns and the summary figures.
 
-Per tick (one row each): wall time of the tick and of every phase, and a snapshot of
-the world's cumulative counters after the tick. Figures follow WORKLOAD.md's list.
+Per tick (one row each): wall time of the tick and of every phase, the world's
+cumulative counters and its gauges (mailbox depth, arena bytes) after the tick, and each
+worker thread's busy time. Figures follow WORKLOAD.md's list; ``summary()`` holds them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernels.state import COUNTER_NAMES
+from .kernels.state import COUNTER_NAMES, GAUGE_NAMES, G
 
-__all__ = ["Report", "rss_bytes"]
+__all__ = ["Report", "rss_bytes", "OVERRUN_SHARE"]
+
+# A paced tick that uses more than this share of its period is an overrun (the
+# article's "cap per-core load at 0.8").
+OVERRUN_SHARE = 0.8
 
 
 def rss_bytes() -> int:
@@ -35,7 +40,14 @@ class Report:
     phase_ns : int64[ticks, phases], wall time of each phase (names in phase_names)
     counters : int64[ticks, len(C)], the world's cumulative counters after each tick
     start_counters : int64[len(C)], the counters before the first tick of this run
+    gauges : int64[ticks, len(G)], mailbox depth and arena bytes after each tick
+    busy_cycles : int64[ticks, threads], each worker's cumulative busy cycles in the
+        parallel passes (act, arena, delivery) after each tick; start_busy before
     census : dict, the independent message census at the end (``lost`` must be 0)
+    steady : dict, NRT allocations and Python heap blocks at the start and the end of
+        steady state (from the second tick on), with their clock times
+    provenance : dict, versions, CPU, threading, seed, config digest
+    threads_choice : dict, how the thread count was chosen (``dod_sim.pacing``)
     """
 
     config: object
@@ -51,6 +63,21 @@ class Report:
     rss: int
     period_ns: int = 0
     arena: dict = field(default_factory=dict)
+    gauges: np.ndarray | None = None
+    busy_cycles: np.ndarray | None = None
+    start_busy: np.ndarray | None = None
+    cycles_per_ns: float = 1.0
+    steady: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
+    threads_choice: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.gauges is None:
+            self.gauges = np.zeros((self.ticks, len(G)), np.int64)
+        if self.busy_cycles is None:
+            self.busy_cycles = np.zeros((self.ticks, self.threads), np.int64)
+        if self.start_busy is None:
+            self.start_busy = np.zeros(self.busy_cycles.shape[1], np.int64)
 
     @property
     def ticks(self) -> int:
@@ -70,14 +97,40 @@ class Report:
         col = self.counters[:, i]
         return np.diff(col, prepend=self.start_counters[i])
 
+    def busy_ms(self) -> np.ndarray:
+        """float64[ticks, threads]: each worker's busy time in each tick, in ms."""
+        cum = np.vstack([self.start_busy[None, :], self.busy_cycles])
+        return np.diff(cum, axis=0) / self.cycles_per_ns / 1e6
+
+    def load_imbalance(self) -> float:
+        """max / mean - 1 of the workers' busy time over the run (0 = perfectly even)."""
+        per_worker = self.busy_ms().sum(axis=0)
+        mean = per_worker.mean() if per_worker.size else 0.0
+        return float(per_worker.max() / mean - 1.0) if mean > 0 else 0.0
+
+    def allocations_per_s(self) -> float:
+        """Heap allocations per second in steady state (after the first tick): Numba
+        NRT allocations plus the growth of Python's allocated blocks. NaN if the run
+        had fewer than two ticks or NRT statistics are unavailable."""
+        st = self.steady
+        if "t1" not in st or st["nrt0"] < 0 or st["t1"] <= st["t0"]:
+            return float("nan")
+        allocs = (st["nrt1"] - st["nrt0"]) + max(0, st["blocks1"] - st["blocks0"])
+        return allocs / ((st["t1"] - st["t0"]) / 1e9)
+
     def columns(self) -> dict:
-        """Per-tick columns for plotting: tick_ms, each phase's ms, each counter's
-        per-tick increment (deferred: the level after the tick)."""
-        out = {"tick_ms": self.tick_ns / 1e6}
+        """Per-tick numpy columns for plotting, each of length ``ticks``: tick_ms, each
+        phase's ms, each counter's per-tick increment (deferred: the level after the
+        tick), the gauges (mb_waiting, mb_max, arena_used) and busy_ms_<worker>."""
+        out = {"tick": np.arange(self.ticks), "tick_ms": self.tick_ns / 1e6}
         for j, name in enumerate(self.phase_names):
             out[f"{name}_ms"] = self.phase_ns[:, j] / 1e6
         for name in COUNTER_NAMES:
             out[name] = self.counters[:, COUNTER_NAMES.index(name)] if name == "deferred" else self.per_tick(name)
+        for j, name in enumerate(GAUGE_NAMES):
+            out[name] = self.gauges[:, j]
+        for w, col in enumerate(self.busy_ms().T):
+            out[f"busy_ms_{w}"] = col
         return out
 
     def to_pandas(self):
@@ -95,7 +148,8 @@ class Report:
         busy_s = self.tick_ns.sum() / 1e9
         agent_ticks = self.delta("agent_ticks")
         period_ms = self.period_ns / 1e6
-        overruns = int((ms > 0.8 * period_ms).sum()) if period_ms else 0
+        overruns = int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0
+        wait = self.gauges[:, G.MB_WAITING]
         return {
             "agents": int(self.config.agents),
             "capacity": int(self.config.rows),
@@ -110,6 +164,8 @@ class Report:
             "messages_per_s": self.delta("delivered") / busy_s if busy_s else 0.0,
             "tile_bytes_verified_per_s": self.delta("tile_bytes_verified") / busy_s if busy_s else 0.0,
             "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
+            "allocations_per_s": self.allocations_per_s(),
+            "load_imbalance": self.load_imbalance(),
             "overruns": overruns,
             "messages_sent": self.delta("sent"),
             "messages_delivered": self.delta("delivered"),
@@ -122,6 +178,8 @@ class Report:
             "tiles_tampered": self.delta("tiles_tampered"),
             "tags_rejected": self.delta("tags_rejected"),
             "tags_tampered": self.delta("tags_tampered"),
+            "mailbox_depth_max": int(self.gauges[:, G.MB_MAX].max()) if self.ticks else 0,
+            "mailbox_waiting_mean": float(wait.mean()) if self.ticks else 0.0,
             "arena_high_water_bytes": int(self.arena.get("high_water", 0)),
             "rss_mb": self.rss / 2**20,
         }

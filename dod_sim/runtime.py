@@ -9,8 +9,11 @@ before the first parallel kernel runs; :func:`info` reports what was chosen.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
+import sys
+import time
 
 # How idle OpenMP workers wait between parallel regions, fixed when the threading layer
 # starts. Measured on this 2-core VM (launch of an empty 12-chunk prange): libgomp's
@@ -23,7 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402  (after the wait policy: libgomp reads it once, at start)
 
-__all__ = ["default_threads", "max_threads", "threads", "resolve_threads", "info", "cpu"]
+__all__ = ["default_threads", "max_threads", "threads", "resolve_threads", "info", "cpu",
+           "cycles_per_ns", "nrt_allocations", "heap_blocks", "provenance"]
 
 
 def max_threads() -> int:
@@ -93,3 +97,52 @@ def info() -> dict:
         layer = "not initialised"
     return {"threading_layer": layer, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
             "max_threads": max_threads(), **cpu()}
+
+
+@functools.lru_cache(maxsize=None)
+def cycles_per_ns() -> float:
+    """The cycle counter's rate (kernels.clock.cycles), measured once against
+    ``time.perf_counter_ns`` over 20 ms."""
+    from .kernels.clock import now
+
+    now()
+    c0, t0 = now(), time.perf_counter_ns()
+    time.sleep(0.02)
+    c1, t1 = now(), time.perf_counter_ns()
+    return (c1 - c0) / (t1 - t0)
+
+
+def nrt_allocations() -> int:
+    """Heap allocations made by compiled code (Numba's NRT) so far in this process.
+
+    NRT keeps these statistics only when asked (``NUMBA_NRT_STATS=1`` or this call,
+    which switches them on: an atomic increment per allocation, and the tick makes
+    none). Returns -1 where this Numba has no statistics.
+    """
+    try:
+        from numba.core.runtime import _nrt_python as nrt
+
+        if not nrt.memsys_stats_enabled():
+            nrt.memsys_enable_stats()
+        return int(nrt.memsys_get_stats_alloc())
+    except (ImportError, AttributeError, RuntimeError):  # pragma: no cover - numba internals
+        return -1
+
+
+def heap_blocks() -> int:
+    """Blocks held by Python's own allocator now (``sys.getallocatedblocks``)."""
+    return sys.getallocatedblocks()
+
+
+def provenance(config, threads: int) -> dict:
+    """Where a figure came from: versions, CPU, threading, seed and a hash of the config."""
+    import llvmlite
+    import numpy
+
+    from . import __version__
+
+    return {
+        "dod_sim": __version__, "numba": numba.__version__, "numpy": numpy.__version__,
+        "llvmlite": llvmlite.__version__, "python": platform.python_version(),
+        **info(), "threads": threads, "seed": config.seed, "config_digest": config.digest(),
+    }

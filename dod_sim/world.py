@@ -12,22 +12,26 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
+from concurrent.futures import Future
 from types import MappingProxyType
 from typing import Callable, NamedTuple
 
 import numpy as np
 
-from . import runtime
+from . import pacing, runtime
 from .arena import zeroed_pages
+from .blocking import BlockingPool
 from .config import Config, _dchunk, available_memory, memory_estimate
 from .errors import ArenaExhausted, ConfigError, StaleHandle, UnknownAgent
 from .kernels import arena as k_arena
 from .kernels import blake2b as k_blake2b
+from .kernels import jobs as k_jobs
 from .kernels import mailbox as k_mailbox
 from .kernels import phases, state
 from .kernels import sha256 as k_sha256
 from .kernels import status as k_status
-from .kernels.state import COUNTER_NAMES, C, PF, PI
+from .kernels.clock import BUSY_STRIDE
+from .kernels.state import COUNTER_NAMES, PF, PI, C, G
 from .report import Report, rss_bytes
 from .table import agent_columns
 
@@ -76,6 +80,34 @@ def _derive_key(seed: int, purpose: bytes) -> bytes:
     return hashlib.blake2b(purpose, key=seed.to_bytes(8, "little"), digest_size=32).digest()
 
 
+class _Telemetry:
+    """The per-tick arrays of one run, allocated before its first tick.
+
+    tick_ns : int64[n]; phase_ns : int64[n, phases]; counters : int64[n, len(C)];
+    gauges : int64[n, len(G)]; busy : int64[n, threads] (each worker's cumulative busy
+    cycles after the tick); steady : allocation counts at the start and end of steady
+    state (after the first tick).
+    """
+
+    def __init__(self, n, n_phases, threads):
+        z = np.zeros
+        self.tick_ns = z(n, np.int64)
+        self.phase_ns = z((n, n_phases), np.int64)
+        self.counters = z((n, len(C)), np.int64)
+        self.gauges = z((n, len(G)), np.int64)
+        self.busy = z((n, threads), np.int64)
+        self.start_busy = z(threads, np.int64)
+        self.steady = {}
+
+    def begin_steady(self):
+        self.steady.update(nrt0=runtime.nrt_allocations(), blocks0=runtime.heap_blocks(),
+                           t0=time.perf_counter_ns())
+
+    def end_steady(self):
+        self.steady.update(nrt1=runtime.nrt_allocations(), blocks1=runtime.heap_blocks(),
+                           t1=time.perf_counter_ns())
+
+
 class World:
     """A tileworld simulation (WORKLOAD.md) of ``config.rows`` agent rows.
 
@@ -90,7 +122,6 @@ class World:
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg
-        self.threads = runtime.resolve_threads(cfg.threads)
         need = memory_estimate(cfg)
         have = available_memory()
         if need["total"] > have:
@@ -100,6 +131,7 @@ class World:
                 f"but only {have / 2**30:.2f} GiB is available",
                 field="capacity", value=cfg.rows, bound=have,
             )
+        self.threads, self.threads_choice = pacing.choose_threads(cfg)
         self.tile_key = _derive_key(cfg.seed, b"dod_sim tile key")
         self.message_key = _derive_key(cfg.seed, b"dod_sim message key")
         self._arrays = self._allocate(cfg)
@@ -109,6 +141,7 @@ class World:
             failed = phases.init_world(self._state, cfg.agents)
         assert failed == 0, "the initial map failed its own verification"
         self._columns = None
+        self._pool = None
 
     # ---- allocation -------------------------------------------------------------------
 
@@ -131,6 +164,9 @@ class World:
         pi[PI.DCHUNK] = dchunk
         pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
         pi[PI.ALGO] = 0 if cfg.tile_algo == "blake2b" else 1
+        pi[PI.HOT_START] = cfg.hotspot_start
+        pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
+        pi[PI.HOT_TARGET] = cfg.hotspot_target
         pf = np.zeros(len(PF), np.float64)
         pf[PF.SPEED] = cfg.speed
         pf[PF.TURN_MAX] = cfg.turn_max
@@ -139,6 +175,7 @@ class World:
         pf[PF.TAG_TAMPER_RATE] = cfg.tag_tamper_rate
         pf[PF.KILL_RATE] = cfg.kill_rate
         pf[PF.ENERGY] = cfg.energy
+        pf[PF.HOT_SHARE] = cfg.hotspot_share
         msg_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
         k_blake2b.key_schedule(np.frombuffer(self.message_key, np.uint8).copy(), 16, msg_ks)
         tile_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
@@ -150,7 +187,8 @@ class World:
         z = np.zeros
         return dict(
             pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
-            tmp=z(8, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
+            tmp=z(8, np.int64), gauges=z(len(G), np.int64),
+            busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
             **agent_columns(n),
             pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
             d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
@@ -159,7 +197,7 @@ class World:
             d_by_recipient=z(n, np.int32), d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
             d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
             chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
-            tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 4), np.int64),
+            tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 5), np.int64),
             records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
             cost=z((cfg.side, cfg.side), np.uint8),
             stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
@@ -304,12 +342,82 @@ class World:
         save(self, path)
 
     @classmethod
-    def restore(cls, path) -> "World":
+    def restore(cls, path, *, threads: int | None = None) -> "World":
         """The world written by :meth:`snapshot`; raises SnapshotError naming what is
-        wrong with a truncated, corrupt, foreign or newer-version file."""
+        wrong with a truncated, corrupt, foreign or newer-version file. ``threads``
+        overrides the saved config's thread count (results do not depend on it)."""
         from .snapshot import load
 
-        return load(path)
+        return load(path, threads=threads)
+
+    # ---- the blocking pool ------------------------------------------------------------
+
+    JOBS = ("reverify_tiles", "rebuild_cost")
+
+    @property
+    def blocking_pool(self) -> BlockingPool:
+        """The world's :class:`~dod_sim.blocking.BlockingPool` (``config.blocking_threads``
+        threads, ``config.blocking_queue`` jobs), started on first use."""
+        if self._pool is None:
+            self._pool = BlockingPool(self.config.blocking_threads, self.config.blocking_queue)
+        return self._pool
+
+    def submit(self, job, *args, wait: bool = True, timeout: float | None = None) -> Future:
+        """Run a CPU-heavy job on the blocking pool while ticks go on; returns a Future.
+
+        job : a callable (``job(*args)``; release the GIL, e.g. nogil kernels, or it
+            competes with the tick loop), or the name of a built-in job over a copy of
+            the current map taken now, between ticks:
+            ``"reverify_tiles"`` -> (failed, ok : bool[n_tiles]), every tile verified
+            again; ``"rebuild_cost"`` -> uint8[side, side], the cost grid decoded anew.
+        A full queue waits (``timeout`` seconds at most) or, with ``wait=False``, raises
+        PoolFull at once.
+        """
+        if isinstance(job, str):
+            if job not in self.JOBS:
+                raise ConfigError(f"submit: unknown job {job!r}; built-in jobs: {self.JOBS}",
+                                  field="job", value=job, bound=self.JOBS)
+            fn, args = getattr(self, f"_job_{job}")(), ()
+        elif callable(job):
+            fn = job
+        else:
+            raise ConfigError(f"submit: job must be callable or one of {self.JOBS}, got "
+                              f"{type(job).__name__}", field="job", value=job)
+        return self.blocking_pool.submit(fn, *args, wait=wait, timeout=timeout)
+
+    def _job_reverify_tiles(self):
+        a = self._arrays
+        records, tags = a["records"].copy(), a["tags"].copy()
+        algo = int(a["pi"][PI.ALGO])
+        ks_b, ks_h = a["tile_ks"], a["tile_hmac_ks"]
+
+        def reverify():
+            ok = np.zeros(records.shape[0], np.bool_)
+            failed = k_jobs.reverify_tiles(algo, ks_b, ks_h, records, tags, ok)
+            return failed, ok
+        return reverify
+
+    def _job_rebuild_cost(self):
+        records = self._arrays["records"].copy()
+        side = self.config.side
+
+        def rebuild():
+            cost = np.zeros((side, side), np.uint8)
+            k_jobs.rebuild_cost(records, side // 16, cost)
+            return cost
+        return rebuild
+
+    def close(self) -> None:
+        """Finish queued blocking jobs and stop the pool's threads (ticking still works)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     # ---- changing the state between ticks ---------------------------------------------
 
@@ -451,58 +559,65 @@ class World:
         when it is > 0, and return their :class:`Report`.
 
         Telemetry is written into arrays allocated before the first tick, so the loop
-        allocates nothing that lives. ``progress(done, total, report_so_far)`` is called
+        allocates nothing that lives. ``progress(done, total, tick_ns_so_far)`` is called
         every ``progress_every`` ticks.
         """
         n = self.config.ticks if ticks is None else ticks
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ConfigError(f"ticks={n!r} must be a non-negative integer", field="ticks", value=n)
         sched = self.schedule
-        fns = [p.fn for p in sched]
-        n_ph = len(fns)
-        tick_ns = np.zeros(n, np.int64)
-        phase_ns = np.zeros((n, n_ph), np.int64)
-        counters = np.zeros((n, len(C)), np.int64)
+        tel = _Telemetry(n, len(sched), self.threads)
         start_counters = self._arrays["counters"].copy()
         period = int(self.config.tick_ms * 1e6)
-        clock = time.perf_counter_ns
         cpu0 = time.process_time_ns()
-        wall0 = clock()
+        wall0 = time.perf_counter_ns()
         # Python's cyclic GC would scan the heap every ~700 dispatcher calls; nothing in
         # the loop creates cycles, so it is paused for the run (the article's point).
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            done, failure = self._loop(n, fns, period, wall0, tick_ns, phase_ns, counters,
-                                       progress, progress_every)
+            done, failure = self._loop(n, period, wall0, tel, progress, progress_every)
         finally:
             if gc_was_enabled:
                 gc.enable()
-        wall = clock() - wall0
+        wall = time.perf_counter_ns() - wall0
         cpu = time.process_time_ns() - cpu0
         self.last_report = Report(
-            config=self.config, threads=self.threads, tick_ns=tick_ns[:done],
-            phase_ns=phase_ns[:done], phase_names=tuple(p.name for p in sched),
-            counters=counters[:done], start_counters=start_counters,
+            config=self.config, threads=self.threads, tick_ns=tel.tick_ns[:done],
+            phase_ns=tel.phase_ns[:done], phase_names=tuple(p.name for p in sched),
+            counters=tel.counters[:done], start_counters=start_counters,
+            gauges=tel.gauges[:done], busy_cycles=tel.busy[:done],
+            start_busy=tel.start_busy, cycles_per_ns=runtime.cycles_per_ns(),
             census=self.census(), wall_ns=wall, cpu_ns=cpu, rss=rss_bytes(),
-            period_ns=period, arena=self.arena_usage(),
+            period_ns=period, arena=self.arena_usage(), steady=tel.steady,
+            provenance=runtime.provenance(self.config, self.threads),
+            threads_choice=self.threads_choice,
         )
         if failure is not None:
             self._raise_status(*failure)
         return self.last_report
 
-    def _loop(self, n, fns, period, wall0, tick_ns, phase_ns, counters, progress,
-              progress_every):
-        """The tick loop of :meth:`run`; returns (ticks done, (phase, code) or None)."""
+    def _loop(self, n, period, wall0, tel, progress, progress_every):
+        """The tick loop of :meth:`run`; returns (ticks done, (phase, code) or None).
+
+        Steady state starts after the first tick: the allocation figures are taken
+        from there to the end.
+        """
         st = self._state
-        cur = self._arrays["counters"]
+        fns = [p.fn for p in self.schedule]
         names = [p.name for p in self.schedule]
+        counters = self._arrays["counters"]
+        gauges = self._arrays["gauges"]
+        busy = self._arrays["busy"][::BUSY_STRIDE][:self.threads]
+        tel.start_busy[:] = busy
         clock = time.perf_counter_ns
         n_ph = len(fns)
         failure = None
         done = 0
         with runtime.threads(self.threads):
             for i in range(n):
+                if i == 1:
+                    tel.begin_steady()
                 if period:
                     due = wall0 + i * period
                     now = clock()
@@ -513,17 +628,21 @@ class World:
                 for j in range(n_ph):
                     code = fns[j](st)
                     t = clock()
-                    phase_ns[i, j] = t - prev
+                    tel.phase_ns[i, j] = t - prev
                     prev = t
                     if code and failure is None:
                         failure = (names[j], code)
-                tick_ns[i] = prev - t0
-                counters[i] = cur
+                tel.tick_ns[i] = prev - t0
+                tel.counters[i] = counters
+                tel.gauges[i] = gauges
+                tel.busy[i] = busy
                 done = i + 1
                 if failure is not None:
                     break
                 if progress is not None and (done % progress_every == 0 or done == n):
-                    progress(done, n, tick_ns[:done])
+                    progress(done, n, tel.tick_ns[:done])
+        if done > 1:
+            tel.end_steady()
         return done, failure
 
     def warmup(self) -> float:

@@ -14,10 +14,11 @@ from numba import prange
 from ._bits import bits_from_f32, f32_from_bits
 from ._jit import inline, kernel
 from ._stack import stack_empty
+from .clock import busy_add, cycles
 from .blake2b_lanes import LANES, hash_group4, hash_group8
 from .mailbox import HINT, SHARE, SIGNED, TAG, compose, record_u32, sum_column
 from .rng import (
-    AMOUNT, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
+    AMOUNT, HOTSPOT, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TURN, draw, row_key, uniform,
 )
 from .tiles import TILE_CELLS
@@ -88,8 +89,8 @@ def _torus_delta(d, side):
 
 
 @inline
-def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate,
-             budget, n, tick, pool, pool_ok, mb_start, mb_count,
+def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_target,
+             hot_share, budget, n, tick, pool, pool_ok, mb_start, mb_count,
              x, y, vx, vy, energy, tile, target, seq, entered, fresh, cost,
              out_rec, out_to, out_pending):
     """One live agent's tick; returns (read, rejected, sent, entered)."""
@@ -160,12 +161,17 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate,
         tile[r] = nt
         entered[r] = 1
         ent = 1
-    # e. send, unless a message is still held (backpressure)
+    # e. send, unless a message is still held (backpressure); during a hot-spot burst
+    # a share of all agents sends to one agent instead
     sent = 0
-    if out_pending[r] == 0 and uniform(key, SEND) < send_rate:
-        rcpt = np.int64(uniform(key, RECIPIENT) * (n - 1))
-        if rcpt >= r:
-            rcpt += 1
+    burst = hot_target >= 0 and hot_target != r and uniform(key, HOTSPOT) < hot_share
+    if out_pending[r] == 0 and (burst or uniform(key, SEND) < send_rate):
+        if burst:
+            rcpt = hot_target
+        else:
+            rcpt = np.int64(uniform(key, RECIPIENT) * (n - 1))
+            if rcpt >= r:
+                rcpt += 1
         rec = out_rec[r]
         if uniform(key, KIND) < 0.5:
             amount = np.float32(0.5 * uniform(key, AMOUNT))
@@ -218,10 +224,10 @@ def _sign_group(ks, out_rec, group, g, hv, seed, tick, tag_tamper_rate):
 
 
 @kernel(parallel=True)
-def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, chunk,
-        ks, pool, pool_ok, mb_start, mb_count, alive,
+def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, hot_target,
+        hot_share, budget, chunk, ks, pool, pool_ok, mb_start, mb_count, alive,
         x, y, vx, vy, energy, tile, target, seq, entered, fresh, cost,
-        out_rec, out_to, out_pending, chunk_entries, tally, out):
+        out_rec, out_to, out_pending, chunk_entries, tally, busy, out):
     """One tick of every live agent, in its own row (WORKLOAD.md, "One tick", step 2).
 
     Per chunk of rows, in one parallel region (each launch costs microseconds):
@@ -236,17 +242,20 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, c
     d. flag ``entered[r]`` when the agent moved into a new tile (the arena pass slices);
     e. unless a message is still held, send one with probability ``send_rate`` to a
        uniform other slot; the chunk's new messages are then signed ``GROUP_LANES`` at
-       a time, and one tag bit is flipped with probability ``tag_tamper_rate``.
+       a time, and one tag bit is flipped with probability ``tag_tamper_rate``. When
+       ``hot_target >= 0`` (a hot-spot burst), each agent is with probability
+       ``hot_share`` a burst sender this tick and sends to ``hot_target`` instead.
 
     Columns (length N = capacity) are read and written in row r only; ``cost`` is
     uint8[side, side], read. chunk_entries : int64[n_chunks], written (tiles entered per
-    chunk). tally : int64[n_chunks, >= 5], scratch. out : int64[5], written with
-    ACT_COUNTERS.
+    chunk). tally : int64[n_chunks, >= 5], scratch. busy : int64[threads *
+    BUSY_STRIDE], per-worker cycles, added to. out : int64[5], written with ACT_COUNTERS.
     """
     n = x.shape[0]
     n_chunks = chunk_entries.shape[0]
     tiles_per_side = side // TILE_CELLS
     for c in prange(n_chunks):
+        t0 = cycles()
         lo = c * chunk
         hi = min(n, lo + chunk)
         group = stack_empty(8, np.int64)
@@ -273,7 +282,7 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, c
             if alive[r]:
                 a, b, d, e = _act_row(
                     r, row_key(seed, tick, r), side, tiles_per_side, speed, turn_max,
-                    send_rate, budget, n, tick, pool, pool_ok,
+                    send_rate, hot_target, hot_share, budget, n, tick, pool, pool_ok,
                     mb_start, mb_count, x, y, vx, vy, energy, tile, target, seq, entered,
                     fresh, cost, out_rec, out_to, out_pending)
                 c_read += a
@@ -297,6 +306,7 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, budget, c
         tally[c, 2] = c_sent
         tally[c, 3] = c_ent
         tally[c, 4] = c_tamp
+        busy_add(busy, t0)
     for j in range(5):
         out[j] = sum_column(tally, n_chunks, j)
     return 0

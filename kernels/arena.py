@@ -16,6 +16,7 @@ the epoch, so every handle of the old epoch reads as stale from then on.
 from numba import prange
 
 from ._jit import kernel
+from .clock import busy_add, cycles
 from .mailbox import sum_column
 from .status import ARENA_EXHAUSTED, OK, STALE_HANDLE
 from .tiles import HEADER, ROW_BYTES, TILE_CELLS
@@ -76,10 +77,11 @@ def _slice_one(r, off, tile, y, records, arena, total, epoch, cache_off, cache_e
 
 @kernel(parallel=True)
 def _copy_slices(entered, chunk, tile, y, records, arena, total, epoch, chunk_base,
-                 cache_off, cache_epoch, tally):
+                 cache_off, cache_epoch, tally, busy):
     n = entered.shape[0]
     n_chunks = chunk_base.shape[0]
     for c in prange(n_chunks):
+        t0 = cycles()
         off = chunk_base[c]
         f = 0
         for r in range(c * chunk, min(n, (c + 1) * chunk)):
@@ -88,12 +90,13 @@ def _copy_slices(entered, chunk, tile, y, records, arena, total, epoch, chunk_ba
                                 cache_off, cache_epoch)
                 off += ROW_BYTES
         tally[c, 0] = f
+        busy_add(busy, t0)
     return sum_column(tally, n_chunks, 0)
 
 
 @kernel
 def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chunk_base,
-               cache_off, cache_epoch, tally, status):
+               cache_off, cache_epoch, tally, status, busy):
     """Slice, for every agent that entered a tile, the 64-byte row of that tile holding
     its cell into a fresh arena allocation and keep the handle (WORKLOAD.md step 2d).
 
@@ -102,6 +105,7 @@ def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chu
     arena : uint8[arena_bytes], meta : int64[META], written
     chunk_base : int64[n_chunks], tally : int64[n_chunks, >= 1], scratch
     cache_off : int64[N], cache_epoch : int32[N], written for entering rows
+    busy : int64[threads * BUSY_STRIDE], per-worker cycles, added to
     status : int64[4], written (code, requested, used, total) when the arena runs out;
     the pass still completes: rows that got no room have cache_off = -1.
     Offsets come from a prefix sum over chunks, so they do not depend on threads.
@@ -114,7 +118,7 @@ def slice_rows(entered, chunk_entries, chunk, tile, y, records, arena, meta, chu
         base += chunk_entries[c] * ROW_BYTES
     requested = base - used
     failed = _copy_slices(entered, chunk, tile, y, records, arena, total, meta[EPOCH],
-                          chunk_base, cache_off, cache_epoch, tally)
+                          chunk_base, cache_off, cache_epoch, tally, busy)
     got = requested - failed * ROW_BYTES
     meta[USED] = used + got
     meta[ALLOCATED] += got

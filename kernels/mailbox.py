@@ -33,6 +33,7 @@ from numba import prange
 
 from ._jit import kernel
 from .blake2b import mac_into
+from .clock import busy_add, cycles
 
 __all__ = [
     "RECORD", "SIGNED", "TAG", "SHARE", "HINT",
@@ -46,8 +47,9 @@ TAG = 16
 SHARE = 1
 HINT = 2
 
-# deliver() writes its tallies into out[0:4] in this order.
-DELIVER_COUNTERS = ("delivered", "undeliverable", "retries", "deferred")
+# deliver() writes its tallies into out[0:6] in this order: four counters of the call,
+# then two gauges of the mailboxes after it (records waiting in all, the fullest one).
+DELIVER_COUNTERS = ("delivered", "undeliverable", "retries", "deferred", "waiting", "depth_max")
 
 
 @kernel
@@ -102,10 +104,11 @@ def sum_column(tally, rows, col):
 
 
 @kernel(parallel=True)
-def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally):
+def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally, busy):
     n = out_to.shape[0]
     n_chunks = counts.shape[0]
     for sc in prange(n_chunks):
+        t0 = cycles()
         u = 0
         rt = 0
         rem = 0
@@ -125,27 +128,31 @@ def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, t
         tally[sc, 0] = u
         tally[sc, 1] = rt
         tally[sc, 2] = rem
+        busy_add(busy, t0)
     return sum_column(tally, n_chunks, 0), sum_column(tally, n_chunks, 1), sum_column(tally, n_chunks, 2)
 
 
 @kernel(parallel=True)
-def _scatter(out_to, out_pending, chunk, cursor, arrivals):
+def _scatter(out_to, out_pending, chunk, cursor, arrivals, busy):
     n = out_to.shape[0]
     n_chunks = cursor.shape[0]
     for sc in prange(n_chunks):
+        t0 = cycles()
         for s in range(sc * chunk, min(n, (sc + 1) * chunk)):
             if out_pending[s]:
                 rc = out_to[s] // chunk
                 arrivals[cursor[sc, rc]] = s
                 cursor[sc, rc] += 1
+        busy_add(busy, t0)
 
 
 @kernel(parallel=True)
 def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, want, remain_total):
+           arr_count, arr_start, by_recipient, want, remain_total, busy):
     n = out_to.shape[0]
     n_chunks = bucket_start.shape[0] - 1
     for rc in prange(n_chunks):
+        t0 = cycles()
         lo = rc * chunk
         hi = min(n, lo + chunk)
         for r in range(lo, hi):
@@ -186,17 +193,20 @@ def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
             rem += mb_count[r]
         want[rc] = w
         remain_total[rc] = rem
+        busy_add(busy, t0)
 
 
 @kernel(parallel=True)
 def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
-           chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally):
+           chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally, busy):
     n = mb_start.shape[0]
     n_chunks = allot.shape[0]
     for rc in prange(n_chunks):
+        t0 = cycles()
         off = chunk_base[rc]
         budget = allot[rc]
         d = 0
+        deepest = 0
         for r in range(rc * chunk, min(n, (rc + 1) * chunk)):
             start = off
             keep = mb_count[r]
@@ -216,14 +226,17 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
             d += admit
             mb_start[r] = start
             mb_count[r] = keep + admit
+            deepest = max(deepest, keep + admit)
         tally[rc, 3] = d
+        tally[rc, 4] = deepest
+        busy_add(busy, t0)
     return sum_column(tally, n_chunks, 3)
 
 
 @kernel
 def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, alive,
             tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
-            arr_start, by_recipient, want, remain_total, allot, chunk_base, tally, out):
+            arr_start, by_recipient, want, remain_total, allot, chunk_base, tally, busy, out):
     """Move every pending outgoing message into its recipient's mailbox, if it fits.
 
     pool : uint8[P, 64], read; pool_next : uint8[P, 64], written (the next buffer)
@@ -234,12 +247,13 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
     bucket_start : int64[n_chunks + 1]; arrivals, by_recipient : int32[N];
     arr_count : int32[N]; arr_start : int64[N]; want, remain_total, allot,
-    chunk_base : int64[n_chunks]; tally : int64[n_chunks, 4]
-    out : int64[4], written with DELIVER_COUNTERS for this call.
+    chunk_base : int64[n_chunks]; tally : int64[n_chunks, 5]
+    busy : int64[threads * BUSY_STRIDE], per-worker cycles, added to
+    out : int64[6], written with DELIVER_COUNTERS for this call.
     """
     n_chunks = counts.shape[0]
     undeliverable, retries, remaining = _count(
-        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally)
+        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally, busy)
     pos = 0
     for rc in range(n_chunks):
         bucket_start[rc] = pos
@@ -247,9 +261,9 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
             cursor[sc, rc] = pos
             pos += counts[sc, rc]
     bucket_start[n_chunks] = pos
-    _scatter(out_to, out_pending, chunk, cursor, arrivals)
+    _scatter(out_to, out_pending, chunk, cursor, arrivals, busy)
     _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, want, remain_total)
+           arr_count, arr_start, by_recipient, want, remain_total, busy)
     free = pool.shape[0] - remaining
     base = 0
     for rc in range(n_chunks):
@@ -259,7 +273,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
         chunk_base[rc] = base
         base += remain_total[rc] + a
     delivered = _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
-                       chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally)
+                       chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally, busy)
     deferred = 0
     for s in range(out_pending.shape[0]):
         deferred += out_pending[s]
@@ -267,4 +281,9 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     out[1] = undeliverable
     out[2] = retries
     out[3] = deferred
+    deepest = 0
+    for rc in range(n_chunks):
+        deepest = max(deepest, tally[rc, 4])
+    out[4] = remaining + delivered
+    out[5] = deepest
     return 0

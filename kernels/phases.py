@@ -10,12 +10,12 @@ import numpy as np
 
 from ._jit import kernel
 from .agents import act, init_row, kill_row, pop_slot
-from .arena import rotate_epoch, slice_rows
+from .arena import USED, rotate_epoch, slice_rows
 from .blake2b_lanes import mac_rows_best, verify_rows_best
 from .mailbox import deliver
 from .rng import KILL, row_key, uniform
 from .sha256 import hmac_rows, hmac_verify_rows
-from .state import C, PF, PI
+from .state import C, G, PF, PI
 from .status import OK, UNKNOWN_AGENT
 from .tiles import RECORD, apply_verified, generate, generate_stage, pick_distinct, tamper
 
@@ -71,11 +71,16 @@ def agents_act(s):
     (kernels.agents.act)."""
     pool = s.pools[s.pi[PI.POOL_CUR]]
     pf = s.pf
-    act(s.pi[PI.SEED], s.pi[PI.TICK], s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.TURN_MAX],
-        pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], s.pi[PI.BUDGET], s.pi[PI.CHUNK],
+    tick = s.pi[PI.TICK]
+    hot_target = -1
+    if s.pi[PI.HOT_START] <= tick < s.pi[PI.HOT_START] + s.pi[PI.HOT_TICKS]:
+        hot_target = s.pi[PI.HOT_TARGET]
+    act(s.pi[PI.SEED], tick, s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.TURN_MAX],
+        pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], hot_target, pf[PF.HOT_SHARE],
+        s.pi[PI.BUDGET], s.pi[PI.CHUNK],
         s.msg_ks, pool, s.pool_ok, s.mb_start, s.mb_count, s.alive,
         s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.fresh, s.cost,
-        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tally, s.tmp)
+        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tally, s.busy, s.tmp)
     s.counters[C.READ] += s.tmp[0]
     s.counters[C.TAGS_VERIFIED] += s.tmp[0]
     s.counters[C.TAGS_REJECTED] += s.tmp[1]
@@ -91,7 +96,7 @@ def arena_slice(s):
     """Slice each entering agent's tile row into the arena; keep the handles."""
     failed = slice_rows(s.entered, s.chunk_entries, s.pi[PI.CHUNK], s.tile, s.y,
                         s.records, s.arena, s.arena_meta, s.chunk_base, s.cache_off,
-                        s.cache_epoch, s.tally, s.status)
+                        s.cache_epoch, s.tally, s.status, s.busy)
     s.counters[C.ARENA_FAILED] += failed
     return s.status[0]
 
@@ -104,8 +109,10 @@ def deliver_messages(s):
             s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX], s.pi[PI.DCHUNK],
             s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
             s.d_arr_start, s.d_by_recipient, s.d_want, s.d_remain, s.d_allot,
-            s.d_chunk_base, s.d_tally, s.tmp)
+            s.d_chunk_base, s.d_tally, s.busy, s.tmp)
     s.pi[PI.POOL_CUR] = 1 - cur
+    s.gauges[G.MB_WAITING] = s.tmp[4]
+    s.gauges[G.MB_MAX] = s.tmp[5]
     s.counters[C.DELIVERED] += s.tmp[0]
     s.counters[C.UNDELIVERABLE] += s.tmp[1]
     s.counters[C.RETRIES] += s.tmp[2]
@@ -118,6 +125,7 @@ def _kill(s, r):
     discarded, undeliverable = kill_row(r, s.alive, s.mb_count, s.out_pending, s.cache_off,
                                         s.cache_epoch, s.free_slots, s.free_meta)
     s.counters[C.DISCARDED] += discarded
+    s.gauges[G.MB_WAITING] -= discarded
     s.counters[C.UNDELIVERABLE] += undeliverable
     s.counters[C.DEFERRED] -= undeliverable
     s.counters[C.KILLED] += 1
@@ -167,6 +175,7 @@ def end_tick(s):
     s.pi[PI.TICK] += 1
     if s.pi[PI.TICK] % s.pi[PI.EPOCH_TICKS] == 0:
         rotate_epoch(s.arena_meta)
+    s.gauges[G.ARENA_USED] = s.arena_meta[USED]
     return OK
 
 

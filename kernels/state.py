@@ -17,7 +17,8 @@ from numba.experimental import structref
 
 from ._jit import kernel
 
-__all__ = ["WorldStateType", "WorldState", "FIELDS", "PI", "PF", "C", "COUNTER_NAMES", "make"]
+__all__ = ["WorldStateType", "WorldState", "FIELDS", "PI", "PF", "C", "G", "COUNTER_NAMES",
+           "GAUGE_NAMES", "make"]
 
 
 class PI(IntEnum):
@@ -36,6 +37,9 @@ class PI(IntEnum):
     ALGO = 10
     POOL_CUR = 11
     ALIVE = 12
+    HOT_START = 13
+    HOT_TICKS = 14
+    HOT_TARGET = 15
 
 
 class PF(IntEnum):
@@ -48,6 +52,7 @@ class PF(IntEnum):
     TAG_TAMPER_RATE = 4
     KILL_RATE = 5
     ENERGY = 6
+    HOT_SHARE = 7
 
 
 class C(IntEnum):
@@ -82,10 +87,26 @@ class C(IntEnum):
 COUNTER_NAMES = tuple(c.name.lower() for c in C)
 
 
+class G(IntEnum):
+    """Indices of ``gauges : int64[len(G)]``, levels after the last tick (not cumulative).
+
+    MB_WAITING and MB_MAX are the records waiting in all mailboxes and in the fullest
+    one after delivery (kills then discard mailboxes: MB_WAITING follows, MB_MAX is the
+    delivery's); ARENA_USED is the bytes in use this epoch at the end of the tick.
+    """
+
+    MB_WAITING = 0
+    MB_MAX = 1
+    ARENA_USED = 2
+
+
+GAUGE_NAMES = tuple(g.name.lower() for g in G)
+
+
 # (name, dtype, ndim); every array is C-contiguous.
 FIELDS = (
     ("pi", "int64", 1), ("pf", "float64", 1), ("counters", "int64", 1),
-    ("status", "int64", 1), ("tmp", "int64", 1),
+    ("status", "int64", 1), ("tmp", "int64", 1), ("gauges", "int64", 1), ("busy", "int64", 1),
     ("msg_ks", "uint64", 1), ("tile_ks", "uint64", 1), ("tile_hmac_ks", "uint32", 1),
     # agents
     ("x", "float32", 1), ("y", "float32", 1), ("vx", "float32", 1), ("vy", "float32", 1),

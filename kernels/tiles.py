@@ -15,6 +15,7 @@ from .rng import TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, draw, row
 __all__ = [
     "HEADER", "PAYLOAD", "RECORD", "ROW_BYTES", "TILE_CELLS", "CELL_BYTES",
     "write_header", "read_version", "generate", "pick_distinct", "tamper", "apply_verified",
+    "decode_tile",
 ]
 
 HEADER = 8
@@ -126,12 +127,19 @@ def apply_verified(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_si
         t = ids[j]
         records[t, :] = stage[j, :]
         tags[t, :] = stage_tags[j, :]
-        ty = t // tiles_per_side
-        tx = t % tiles_per_side
-        for r in range(TILE_CELLS):
-            base = HEADER + r * ROW_BYTES
-            y = ty * TILE_CELLS + r
-            for c in range(TILE_CELLS):
-                cost[y, tx * TILE_CELLS + c] = stage[j, base + c * CELL_BYTES]
+        decode_tile(stage[j], t, tiles_per_side, cost)
         applied += 1
     return applied
+
+
+@kernel
+def decode_tile(rec, t, tiles_per_side, cost):
+    """Write the 16 x 16 cost cells of tile ``t`` (record ``rec`` : uint8[RECORD]) into
+    cost : uint8[side, side]; a cell's cost is the first byte of its 4."""
+    ty = t // tiles_per_side
+    tx = t % tiles_per_side
+    for r in range(TILE_CELLS):
+        base = HEADER + r * ROW_BYTES
+        y = ty * TILE_CELLS + r
+        for c in range(TILE_CELLS):
+            cost[y, tx * TILE_CELLS + c] = rec[base + c * CELL_BYTES]

@@ -1,0 +1,50 @@
+"""CPU-heavy jobs for the blocking pool (``World.submit``): serial, nogil kernels.
+
+Each job runs on one pool thread and never starts parallel regions of its own, so
+``blocking_threads`` bounds the cores the pool takes from the tick, as Tokio's
+``spawn_blocking`` pool does. The tick keeps running meanwhile: jobs read copies of
+the map taken between ticks, never the live arrays.
+"""
+
+import numpy as np
+
+from ._jit import kernel
+from ._stack import stack_empty
+from .blake2b import verify_into
+from .ct import ct_equal
+from .sha256 import hmac_into
+from .tiles import RECORD, TILE_CELLS, decode_tile
+
+__all__ = ["reverify_tiles", "rebuild_cost"]
+
+
+@kernel
+def reverify_tiles(algo, ks_blake2b, ks_hmac, records, tags, ok):
+    """Verify every tile record again, one after the other, in constant time each.
+
+    algo : 0 keyed BLAKE2b, 1 HMAC-SHA256; ks_blake2b : uint64[34]; ks_hmac : uint32[16]
+    records : uint8[n, RECORD], tags : uint8[n, 32], read; ok : bool[n], written.
+    Returns the number that failed.
+    """
+    failed = 0
+    tag = stack_empty(32, np.uint8)
+    for i in range(records.shape[0]):
+        if algo == 0:
+            good = verify_into(ks_blake2b, records[i], 0, RECORD, tags[i], 0)
+        else:
+            hmac_into(ks_hmac, records[i], 0, RECORD, tag, 0, 32)
+            good = ct_equal(tag, 0, tags[i], 0, 32)
+        ok[i] = good
+        failed += 0 if good else 1
+    return failed
+
+
+@kernel
+def rebuild_cost(records, tiles_per_side, cost):
+    """Decode the cost grid from tile records: cost : uint8[side, side], written.
+
+    records : uint8[tiles_per_side ** 2, RECORD]. Returns the number of cells written.
+    """
+    for t in range(records.shape[0]):
+        decode_tile(records[t], t, tiles_per_side, cost)
+    return records.shape[0] * TILE_CELLS * TILE_CELLS
