@@ -55,7 +55,8 @@ class Config:
     hotspot_share, hotspot_ticks, hotspot_start, hotspot_target : chaos, a hot-spot
         burst: for ``hotspot_ticks`` ticks from tick ``hotspot_start`` each agent is, with
         probability ``hotspot_share`` per tick, a burst sender that messages agent
-        ``hotspot_target`` (instead of a random one, whatever ``send_rate`` says)
+        ``hotspot_target`` (instead of a random one, whatever ``send_rate`` says);
+        the burst repeats every ``hotspot_every`` ticks when that is > 0
     speed, turn_max, energy : movement and the initial energy
     tick_ms : pacing period; 0 = unpaced
     ticks : ticks of a run
@@ -84,6 +85,7 @@ class Config:
     hotspot_ticks: int = 0
     hotspot_start: int = 0
     hotspot_target: int = 0
+    hotspot_every: int = 0
     speed: float = 1.0
     turn_max: float = 0.1
     energy: float = 100.0
@@ -129,6 +131,7 @@ class Config:
         _between("hotspot_ticks", self.hotspot_ticks, 0, 1 << 31)
         _between("hotspot_start", self.hotspot_start, 0, 1 << 31)
         _between("hotspot_target", self.hotspot_target, 0, cap - 1)
+        _between("hotspot_every", self.hotspot_every, 0, 1 << 31)
         _between("blocking_threads", self.blocking_threads, 1, 256)
         _between("blocking_queue", self.blocking_queue, 1, 1 << 20)
         _at_least("ticks", self.ticks, 0)

@@ -45,7 +45,7 @@ class Report:
         parallel passes (act, arena, delivery) after each tick; start_busy before
     census : dict, the independent message census at the end (``lost`` must be 0)
     steady : dict, NRT allocations and Python heap blocks at the start and the end of
-        steady state (from the second tick on), with their clock times
+        steady state (from tick min(100, ticks // 5), at least 1), with clock times
     provenance : dict, versions, CPU, threading, seed, config digest
     threads_choice : dict, how the thread count was chosen (``dod_sim.pacing``)
     """
@@ -109,9 +109,9 @@ class Report:
         return float(per_worker.max() / mean - 1.0) if mean > 0 else 0.0
 
     def allocations_per_s(self) -> float:
-        """Heap allocations per second in steady state (after the first tick): Numba
-        NRT allocations plus the growth of Python's allocated blocks. NaN if the run
-        had fewer than two ticks or NRT statistics are unavailable."""
+        """Heap allocations per second in steady state (see ``steady``): Numba NRT
+        allocations plus the growth of Python's allocated blocks. NaN if the run was
+        too short to have a steady state or NRT statistics are unavailable."""
         st = self.steady
         if "t1" not in st or st["nrt0"] < 0 or st["t1"] <= st["t0"]:
             return float("nan")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
 import time
 from concurrent.futures import Future
 from types import MappingProxyType
@@ -86,10 +87,13 @@ class _Telemetry:
     tick_ns : int64[n]; phase_ns : int64[n, phases]; counters : int64[n, len(C)];
     gauges : int64[n, len(G)]; busy : int64[n, threads] (each worker's cumulative busy
     cycles after the tick); steady : allocation counts at the start and end of steady
-    state (after the first tick).
+    state, which begins at tick ``steady_from`` = min(100, n // 5), at least 1: the
+    first calls of a process warm Numba's dispatchers and Python's caches (measured:
+    ~16 Python blocks a tick for the first ~20 ticks, then none).
     """
 
     def __init__(self, n, n_phases, threads):
+        self.steady_from = max(1, min(100, n // 5))
         z = np.zeros
         self.tick_ns = z(n, np.int64)
         self.phase_ns = z((n, n_phases), np.int64)
@@ -142,6 +146,9 @@ class World:
         assert failed == 0, "the initial map failed its own verification"
         self._columns = None
         self._pool = None
+        # A sequence count, odd while a tick runs: another thread copies state between
+        # ticks without a lock by retrying when it changed under it (a seqlock).
+        self._seq = 0
 
     # ---- allocation -------------------------------------------------------------------
 
@@ -167,6 +174,7 @@ class World:
         pi[PI.HOT_START] = cfg.hotspot_start
         pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
         pi[PI.HOT_TARGET] = cfg.hotspot_target
+        pi[PI.HOT_EVERY] = cfg.hotspot_every
         pf = np.zeros(len(PF), np.float64)
         pf[PF.SPEED] = cfg.speed
         pf[PF.TURN_MAX] = cfg.turn_max
@@ -385,9 +393,19 @@ class World:
                               f"{type(job).__name__}", field="job", value=job)
         return self.blocking_pool.submit(fn, *args, wait=wait, timeout=timeout)
 
+    def _between_ticks_copy(self, *names) -> list:
+        """Copies of the arrays ``names`` taken between two ticks, from any thread."""
+        while True:
+            seq = self._seq
+            if seq % 2 == 0:
+                out = [self._arrays[n].copy() for n in names]
+                if self._seq == seq:
+                    return out
+            time.sleep(0.0002)
+
     def _job_reverify_tiles(self):
         a = self._arrays
-        records, tags = a["records"].copy(), a["tags"].copy()
+        records, tags = self._between_ticks_copy("records", "tags")
         algo = int(a["pi"][PI.ALGO])
         ks_b, ks_h = a["tile_ks"], a["tile_hmac_ks"]
 
@@ -398,7 +416,7 @@ class World:
         return reverify
 
     def _job_rebuild_cost(self):
-        records = self._arrays["records"].copy()
+        (records,) = self._between_ticks_copy("records")
         side = self.config.side
 
         def rebuild():
@@ -546,21 +564,25 @@ class World:
         """Run one tick. Raises after the tick completes if a phase reported an error."""
         with runtime.threads(self.threads):
             failure = None
+            self._seq += 1
             for ph in self.schedule:
                 code = ph.fn(self._state)
                 if code and failure is None:
                     failure = (ph.name, code)
+            self._seq += 1
         if failure:
             self._raise_status(*failure)
 
     def run(self, ticks: int | None = None, *, progress: Callable | None = None,
-            progress_every: int = 10) -> Report:
+            progress_every: int = 10, stop: threading.Event | None = None) -> Report:
         """Run ``ticks`` ticks (``config.ticks`` by default), paced at ``config.tick_ms``
         when it is > 0, and return their :class:`Report`.
 
         Telemetry is written into arrays allocated before the first tick, so the loop
         allocates nothing that lives. ``progress(done, total, tick_ns_so_far)`` is called
-        every ``progress_every`` ticks.
+        between ticks every ``progress_every`` ticks (it may snapshot the world). When
+        ``stop`` is set (a signal handler, another thread) the run ends after the tick in
+        progress and the report covers the ticks done.
         """
         n = self.config.ticks if ticks is None else ticks
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
@@ -576,7 +598,7 @@ class World:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            done, failure = self._loop(n, period, wall0, tel, progress, progress_every)
+            done, failure = self._loop(n, period, wall0, tel, progress, progress_every, stop)
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -597,11 +619,11 @@ class World:
             self._raise_status(*failure)
         return self.last_report
 
-    def _loop(self, n, period, wall0, tel, progress, progress_every):
+    def _loop(self, n, period, wall0, tel, progress, progress_every, stop):
         """The tick loop of :meth:`run`; returns (ticks done, (phase, code) or None).
 
-        Steady state starts after the first tick: the allocation figures are taken
-        from there to the end.
+        The allocation figures are taken over steady state, from tick
+        ``tel.steady_from`` to the end.
         """
         st = self._state
         fns = [p.fn for p in self.schedule]
@@ -616,13 +638,16 @@ class World:
         done = 0
         with runtime.threads(self.threads):
             for i in range(n):
-                if i == 1:
+                if i == tel.steady_from:
                     tel.begin_steady()
                 if period:
                     due = wall0 + i * period
                     now = clock()
                     if due > now:
                         time.sleep((due - now) / 1e9)
+                if stop is not None and stop.is_set():
+                    break
+                self._seq += 1
                 t0 = clock()
                 prev = t0
                 for j in range(n_ph):
@@ -632,6 +657,7 @@ class World:
                     prev = t
                     if code and failure is None:
                         failure = (names[j], code)
+                self._seq += 1
                 tel.tick_ns[i] = prev - t0
                 tel.counters[i] = counters
                 tel.gauges[i] = gauges
@@ -641,7 +667,7 @@ class World:
                     break
                 if progress is not None and (done % progress_every == 0 or done == n):
                     progress(done, n, tel.tick_ns[:done])
-        if done > 1:
+        if done > tel.steady_from:
             tel.end_steady()
         return done, failure
 

@@ -73,8 +73,12 @@ def agents_act(s):
     pf = s.pf
     tick = s.pi[PI.TICK]
     hot_target = -1
-    if s.pi[PI.HOT_START] <= tick < s.pi[PI.HOT_START] + s.pi[PI.HOT_TICKS]:
-        hot_target = s.pi[PI.HOT_TARGET]
+    since = tick - s.pi[PI.HOT_START]
+    if since >= 0:
+        if s.pi[PI.HOT_EVERY] > 0:
+            since %= s.pi[PI.HOT_EVERY]
+        if since < s.pi[PI.HOT_TICKS]:
+            hot_target = s.pi[PI.HOT_TARGET]
     act(s.pi[PI.SEED], tick, s.pi[PI.SIDE], pf[PF.SPEED], pf[PF.TURN_MAX],
         pf[PF.SEND_RATE], pf[PF.TAG_TAMPER_RATE], hot_target, pf[PF.HOT_SHARE],
         s.pi[PI.BUDGET], s.pi[PI.CHUNK],

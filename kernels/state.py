@@ -40,6 +40,7 @@ class PI(IntEnum):
     HOT_START = 13
     HOT_TICKS = 14
     HOT_TARGET = 15
+    HOT_EVERY = 16
 
 
 class PF(IntEnum):

@@ -194,3 +194,22 @@ def test_hot_spot_burst_is_backpressured_and_loses_nothing():
     assert w.census()["lost"] == 0
     with pytest.raises(ConfigError, match="hotspot_target=600 must be in"):
         small(agents=600, hotspot_target=600)
+
+
+def test_jobs_submitted_from_another_thread_copy_a_whole_map():
+    with World(small(threads=1, tile_updates=64, blocking_queue=2)) as w:
+        w.run(2)
+        results, stop = [], threading.Event()
+
+        def drive():
+            while not stop.is_set():
+                results.append(w.submit("reverify_tiles").result(30)[0])
+
+        t = threading.Thread(target=drive)
+        t.start()
+        try:
+            w.run(150)
+        finally:
+            stop.set()
+            t.join()
+        assert len(results) > 0 and sum(results) == 0  # never a torn copy
