@@ -29,7 +29,7 @@ ROW_BYTES = (
     + 8 + 2 + 4    # seq, entered, fresh, free_slots
     + 8 + 4        # mb_start, mb_count
     + 64 + 4 + 1   # out_rec, out_to, out_pending
-    + 4 * 3 + 8    # delivery scratch: arrivals, arr_count, by_recipient, arr_start
+    + 4 * 3 + 8 * 2  # delivery scratch: arrivals, arr_count, by_recipient, arr_start, keys
 )
 RECORD_BYTES = 64
 ARENA_BYTES_PER_AGENT = 4096  # one epoch needs ~3 KB (47 tiles x 64 B); touched lazily

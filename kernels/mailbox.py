@@ -146,9 +146,72 @@ def _scatter(out_to, out_pending, chunk, cursor, arrivals, busy):
         busy_add(busy, t0)
 
 
+@kernel
+def _sort_by_tick(ids, a0, m, out_rec, keys, buf):
+    """Stable sort of senders ids[a0:a0+m] by the tick their message was first sent.
+
+    Already sorted (no retried message waits, as in steady state): one linear check.
+    Short runs: insertion sort. Long ones (a hot spot: thousands of senders, retries
+    of many ages) would be quadratic that way, so they are heap-sorted as packed
+    ``tick << 32 | position`` keys (unique, so stability is kept) in keys[a0:a0+m],
+    then permuted through buf[a0:a0+m]. In place, O(m log m), no allocation.
+    """
+    prev = record_tick(out_rec[ids[a0]])
+    ordered = True
+    for i in range(a0 + 1, a0 + m):
+        t = record_tick(out_rec[ids[i]])
+        if t < prev:
+            ordered = False
+            break
+        prev = t
+    if ordered:
+        return
+    if m <= 16:
+        for i in range(a0 + 1, a0 + m):
+            s = ids[i]
+            t = record_tick(out_rec[s])
+            j = i - 1
+            while j >= a0 and record_tick(out_rec[ids[j]]) > t:
+                ids[j + 1] = ids[j]
+                j -= 1
+            ids[j + 1] = s
+        return
+    for i in range(m):
+        keys[a0 + i] = (record_tick(out_rec[ids[a0 + i]]) << 32) | i
+    _heapsort(keys, a0, m)
+    for i in range(m):
+        buf[a0 + i] = ids[a0 + (keys[a0 + i] & 0xFFFFFFFF)]
+    for i in range(m):
+        ids[a0 + i] = buf[a0 + i]
+
+
+@kernel
+def _sift_down(a, base, root, end):
+    while True:
+        child = 2 * root + 1
+        if child >= end:
+            return
+        if child + 1 < end and a[base + child] < a[base + child + 1]:
+            child += 1
+        if a[base + root] >= a[base + child]:
+            return
+        a[base + root], a[base + child] = a[base + child], a[base + root]
+        root = child
+
+
+@kernel
+def _heapsort(a, base, m):
+    """Sort a[base:base+m] ascending in place (numba's own sort allocates its stack)."""
+    for start in range(m // 2 - 1, -1, -1):
+        _sift_down(a, base, start, m)
+    for end in range(m - 1, 0, -1):
+        a[base], a[base + end] = a[base + end], a[base]
+        _sift_down(a, base, 0, end)
+
+
 @kernel(parallel=True)
 def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, want, remain_total, busy):
+           arr_count, arr_start, by_recipient, keys, want, remain_total, busy):
     n = out_to.shape[0]
     n_chunks = bucket_start.shape[0] - 1
     for rc in prange(n_chunks):
@@ -176,18 +239,10 @@ def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
         w = 0
         rem = 0
         for r in range(lo, hi):
-            a0 = arr_start[r]
             m = arr_count[r]
-            # insertion sort by first-sent tick; stable, so equal ticks stay in sender
-            # order. Linear when no retried message is waiting, as in steady state.
-            for i in range(a0 + 1, a0 + m):
-                s = by_recipient[i]
-                t = record_tick(out_rec[s])
-                j = i - 1
-                while j >= a0 and record_tick(out_rec[by_recipient[j]]) > t:
-                    by_recipient[j + 1] = by_recipient[j]
-                    j -= 1
-                by_recipient[j + 1] = s
+            if m > 1:
+                # arrivals[b0:b1] has been consumed: it is this sort's scratch
+                _sort_by_tick(by_recipient, arr_start[r], m, out_rec, keys, arrivals)
             free = mailbox - mb_count[r]
             w += min(m, free)
             rem += mb_count[r]
@@ -236,7 +291,7 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
 @kernel
 def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, alive,
             tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
-            arr_start, by_recipient, want, remain_total, allot, chunk_base, tally, busy, out):
+            arr_start, by_recipient, keys, want, remain_total, allot, chunk_base, tally, busy, out):
     """Move every pending outgoing message into its recipient's mailbox, if it fits.
 
     pool : uint8[P, 64], read; pool_next : uint8[P, 64], written (the next buffer)
@@ -246,7 +301,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     alive : bool[N], read; tick : current tick; mailbox : the bound; chunk : rows a chunk
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
     bucket_start : int64[n_chunks + 1]; arrivals, by_recipient : int32[N];
-    arr_count : int32[N]; arr_start : int64[N]; want, remain_total, allot,
+    arr_count : int32[N]; arr_start, keys : int64[N]; want, remain_total, allot,
     chunk_base : int64[n_chunks]; tally : int64[n_chunks, 5]
     busy : int64[threads * BUSY_STRIDE], per-worker cycles, added to
     out : int64[6], written with DELIVER_COUNTERS for this call.
@@ -263,7 +318,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     bucket_start[n_chunks] = pos
     _scatter(out_to, out_pending, chunk, cursor, arrivals, busy)
     _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, want, remain_total, busy)
+           arr_count, arr_start, by_recipient, keys, want, remain_total, busy)
     free = pool.shape[0] - remaining
     base = 0
     for rc in range(n_chunks):

@@ -122,7 +122,8 @@ FIELDS = (
     # delivery scratch
     ("d_counts", "int64", 2), ("d_cursor", "int64", 2), ("d_bucket_start", "int64", 1),
     ("d_arrivals", "int32", 1), ("d_arr_count", "int32", 1), ("d_arr_start", "int64", 1),
-    ("d_by_recipient", "int32", 1), ("d_want", "int64", 1), ("d_remain", "int64", 1),
+    ("d_by_recipient", "int32", 1), ("d_keys", "int64", 1), ("d_want", "int64", 1),
+    ("d_remain", "int64", 1),
     ("d_allot", "int64", 1), ("d_chunk_base", "int64", 1),
     # act / arena scratch
     ("chunk_entries", "int64", 1), ("chunk_base", "int64", 1), ("tally", "int64", 2),

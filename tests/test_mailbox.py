@@ -106,6 +106,26 @@ def test_random_sends_kills_spawns_match_the_deque_model(ops, mailbox, budget):
         assert_same(w, m)
 
 
+@given(seed=st.integers(0, 2**32 - 1))
+def test_long_queues_of_mixed_ages_match_the_deque_model(seed):
+    # Dozens of senders of different ages wait for one recipient at once, so the
+    # per-recipient sort takes its heap-sort path (more than 16 out of order).
+    n = 100
+    w = World(Config(agents=n, side=64, tile_updates=2, send_rate=0.0, mailbox=2,
+                     inbox_budget=1, seed=2))
+    m = Model(w.columns["alive"], 2, 1)
+    rng = np.random.default_rng(seed)
+    for _ in range(12):
+        for s in rng.permutation(np.arange(1, n))[:25].tolist():
+            if not w.columns["out_pending"][s]:
+                m.send(s, 0, w.tick, int(w.columns["seq"][s]))
+                w.send(s, 0, "hint", 3)
+        w.step()
+        m.step()
+        assert_same(w, m)
+    assert w.counters()["retries"] > 0
+
+
 def test_hot_spot_never_exceeds_the_bound_and_delivers_everything_in_order():
     n, bound = 200, 8
     w = World(Config(agents=n, side=64, tile_updates=2, send_rate=0.0, mailbox=bound,
