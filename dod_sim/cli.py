@@ -1,19 +1,27 @@
-"""``dod-sim``: run the tileworld, warm the kernel cache, benchmark.
+"""``dod-sim``: run the tileworld, warm the kernel cache, benchmark, soak, sweep.
 
     dod-sim run [--agents N] [--ticks N] [--threads N] [--seed N] [--json] ...
+                [--snapshot PATH [--snapshot-every N]] [--resume PATH]
     dod-sim warmup
-    dod-sim cache clear
-    dod-sim bench auth [--quick] [--json]
+    dod-sim cache clear|info
+    dod-sim bench [tick|auth] [--quick] [--json]
+    dod-sim soak [--agents N] [--ticks N] [--json]
+    dod-sim sweep GRID.toml [--ticks N] [--jobs N] [--out PATH] [--resume] [--json]
 
 Bad input prints one line naming the flag and the value and exits with status 2.
+SIGINT or SIGTERM during ``run`` finishes the tick in progress, writes the final
+snapshot when one was asked for, prints the report so far and exits with 130 or 143.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
+import threading
 import time
 
 __all__ = ["main"]
@@ -70,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--tamper-rate", type=_number("--tamper-rate", 0, 1), default=0.01)
     run.add_argument("--tag-tamper-rate", type=_number("--tag-tamper-rate", 0, 1), default=0.0)
     run.add_argument("--tile-algo", choices=("blake2b", "hmac-sha256"), default="blake2b")
+    chaos = run.add_argument_group("hot-spot burst (chaos)")
+    chaos.add_argument("--hotspot-share", type=_number("--hotspot-share", 0, 1), default=0.0,
+                       help="share of all agents that message one agent during a burst")
+    chaos.add_argument("--hotspot-ticks", type=_count("--hotspot-ticks"), default=0)
+    chaos.add_argument("--hotspot-start", type=_count("--hotspot-start"), default=0)
+    chaos.add_argument("--hotspot-every", type=_count("--hotspot-every"), default=0,
+                       help="repeat the burst every N ticks (0 = once)")
+    chaos.add_argument("--hotspot-target", type=_count("--hotspot-target"), default=0)
+    snap = run.add_argument_group("snapshots")
+    snap.add_argument("--snapshot", metavar="PATH", default=None,
+                      help="write the world's state here at the end (and on SIGINT/SIGTERM)")
+    snap.add_argument("--snapshot-every", type=_count("--snapshot-every", 1), default=None,
+                      metavar="N", help="also every N ticks (needs --snapshot)")
+    snap.add_argument("--resume", metavar="PATH", default=None,
+                      help="continue the world saved in PATH for --ticks more ticks "
+                           "(its own config; only --threads applies)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON only")
 
     sub.add_parser("warmup", help="compile every kernel into the on-disk cache")
@@ -77,73 +101,182 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("clear", "info"))
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("suite", choices=("auth",), help="auth: MAC throughput vs hashlib")
-    bench.add_argument("--quick", action="store_true", help="smaller inputs (CI)")
+    bench.add_argument("suite", nargs="?", choices=("tick", "auth"), default="tick",
+                       help="tick (default): the seed table, scaling, burst and machine "
+                            "limits; auth: MAC throughput vs hashlib")
+    bench.add_argument("--quick", action="store_true", help="smaller and shorter (CI, < 1 min)")
     bench.add_argument("--json", action="store_true")
+
+    soak = sub.add_parser("soak", help="a long run with every kind of chaos: nothing lost, "
+                                       "no memory growth")
+    soak.add_argument("--agents", type=_count("--agents", 2), default=30_000)
+    soak.add_argument("--ticks", type=_count("--ticks", 1), default=6000)
+    soak.add_argument("--seed", type=_count("--seed"), default=0)
+    soak.add_argument("--threads", type=_count("--threads", 1), default=None)
+    soak.add_argument("--json", action="store_true")
+
+    from .sweep import add_arguments
+
+    add_arguments(sub.add_parser("sweep", help="run a grid of worlds (joblib or Dask) "
+                                               "into one table"))
     return p
 
 
-def _progress(enabled: bool, total: int):
-    """A tqdm bar on stderr with tick rate and running p99, or None."""
-    if not enabled or not sys.stderr.isatty():
-        return None, None
-    import numpy as np
-    from tqdm import tqdm
+class _Bar:
+    """A tqdm bar on stderr with the tick rate and the running p99 when stderr is a
+    terminal and the output is not --json; otherwise nothing. Usable as a World.run
+    progress callback (``bar(done, total, tick_ns)``; a new run restarts ``done``)
+    or ticked by one (``bar()``)."""
 
-    bar = tqdm(total=total, unit="tick", file=sys.stderr, dynamic_ncols=True)
+    def __init__(self, enabled: bool, total: int, desc: str | None = None, unit="tick"):
+        self.bar = None
+        self.base = self.last = 0
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
 
-    def update(done, n, tick_ns):
-        bar.update(done - bar.n)
-        bar.set_postfix_str(f"p99 {np.percentile(tick_ns, 99) / 1e6:.2f} ms", refresh=False)
+            self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
+                            dynamic_ncols=True, leave=False)
 
-    return update, bar
+    def __call__(self, done=None, total=None, tick_ns=None):
+        if self.bar is None:
+            return
+        if done is None:
+            self.bar.update(1)
+            return
+        if done < self.last:  # a new run
+            self.base += self.last
+        self.last = done
+        self.bar.update(self.base + done - self.bar.n)
+        if tick_ns is not None and len(tick_ns):
+            import numpy as np
+
+            self.bar.set_postfix_str(f"p99 {np.percentile(tick_ns, 99) / 1e6:.2f} ms",
+                                     refresh=False)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _config(args):
+    from . import Config
+
+    return Config(agents=args.agents, capacity=args.capacity, ticks=args.ticks,
+                  threads=args.threads, seed=args.seed, mailbox=args.mailbox,
+                  arena_bytes=args.arena_bytes, tick_ms=args.tick_ms,
+                  send_rate=args.send_rate, kill_rate=args.kill_rate,
+                  tamper_rate=args.tamper_rate, tag_tamper_rate=args.tag_tamper_rate,
+                  tile_algo=args.tile_algo, hotspot_share=args.hotspot_share,
+                  hotspot_ticks=args.hotspot_ticks, hotspot_start=args.hotspot_start,
+                  hotspot_every=args.hotspot_every, hotspot_target=args.hotspot_target)
+
+
+class _Signals:
+    """SIGINT and SIGTERM set ``stop`` instead of raising, so the tick in progress
+    finishes and the caller can save and report; restored on exit."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.received = None
+
+    def _handle(self, signum, frame):
+        self.received = signum
+        self.stop.set()
+
+    def __enter__(self):
+        self.old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for s, h in self.old.items():
+            signal.signal(s, h)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.received if self.received else 0
 
 
 def _cmd_run(args) -> int:
-    from . import Config, World
+    from . import World
     from .errors import DodSimError
 
+    quiet = args.json
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, file=sys.stderr, **k))
     try:
-        cfg = Config(agents=args.agents, capacity=args.capacity, ticks=args.ticks,
-                     threads=args.threads, seed=args.seed, mailbox=args.mailbox,
-                     arena_bytes=args.arena_bytes, tick_ms=args.tick_ms,
-                     send_rate=args.send_rate, kill_rate=args.kill_rate,
-                     tamper_rate=args.tamper_rate, tag_tamper_rate=args.tag_tamper_rate,
-                     tile_algo=args.tile_algo)
-        quiet = args.json
-        if not quiet:
-            print("compiling kernels (first run only; later runs load them from the cache) ...",
-                  end="", flush=True, file=sys.stderr)
+        if args.snapshot_every is not None and args.snapshot is None:
+            raise _usage("--snapshot-every needs --snapshot PATH")
+        say("compiling kernels (first run only; later runs load them from the cache) ...",
+            end="", flush=True)
         t0 = time.perf_counter()
-        world = World(cfg)
+        if args.resume:
+            world = World.restore(args.resume, threads=args.threads)
+            ticks = args.ticks
+        else:
+            world = World(_config(args))
+            ticks = world.config.ticks
         world.warmup()
-        if not quiet:
-            print(f" ready in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        update, bar = _progress(not quiet, cfg.ticks)
-        try:
-            report = world.run(progress=update)
-        finally:
-            if bar is not None:
+        say(f" ready in {time.perf_counter() - t0:.1f} s")
+        if args.resume:
+            say(f"resumed {args.resume} at tick {world.tick}")
+        bar = _Bar(not quiet, ticks)
+
+        def between_ticks(done, n, tick_ns):
+            if args.snapshot_every and world.tick % args.snapshot_every == 0:
+                world.snapshot(args.snapshot)
+            if done % 10 == 0 or done == n:
+                bar(done, n, tick_ns)
+
+        with _Signals() as sig:
+            try:
+                report = world.run(ticks, progress=between_ticks, progress_every=1,
+                                   stop=sig.stop)
+            finally:
                 bar.close()
+            if args.snapshot:
+                world.snapshot(args.snapshot)
     except DodSimError as e:
         print(f"dod-sim: error: {e}", file=sys.stderr)
         return 2
     s = report.summary()
+    if sig.received:
+        name = signal.Signals(sig.received).name
+        s["stopped_by"] = name
+        say(f"dod-sim: {name}: stopped after tick {world.tick}"
+            + (f", state saved to {args.snapshot}" if args.snapshot else ""))
     if args.json:
         print(json.dumps(s, indent=2))
-        return 0
-    print(f"tileworld: {s['agents']} agents, {s['ticks']} ticks, {s['threads']} threads")
-    print(f"  tick        p50 {s['tick_p50_ms']:.3f} ms   p99 {s['tick_p99_ms']:.3f} ms   "
-          f"max {s['tick_max_ms']:.3f} ms")
-    print(f"  throughput  {s['agent_ticks_per_s'] / 1e6:.2f} M agent-ticks/s   "
-          f"{s['messages_per_s'] / 1e6:.2f} M messages/s   "
-          f"{s['tile_bytes_verified_per_s'] / 1e6:.1f} MB/s tiles verified")
-    print(f"  messages    sent {s['messages_sent']}   delivered {s['messages_delivered']}   "
-          f"deferred {s['messages_deferred']}   undeliverable {s['messages_undeliverable']}   "
-          f"lost {s['messages_lost']}")
-    print(f"  rejected    tiles {s['tiles_rejected']}   tags {s['tags_rejected']}")
-    print(f"  memory      {s['rss_mb']:.0f} MB resident   cpu {s['cpu_percent']:.0f} %")
-    return 0
+    else:
+        print(_format_run(s, report.threads_choice))
+    return sig.exit_code
+
+
+def _format_run(s: dict, choice: dict) -> str:
+    alloc = s["allocations_per_s"]
+    alloc = "n/a" if math.isnan(alloc) else f"{alloc:.1f}/s"
+    return "\n".join([
+        f"tileworld: {s['agents']} agents, {s['ticks']} ticks, {s['threads']} threads "
+        f"({choice.get('how', '')})",
+        f"  tick        p50 {s['tick_p50_ms']:.3f} ms   p99 {s['tick_p99_ms']:.3f} ms   "
+        f"p99.9 {s['tick_p999_ms']:.3f} ms   max {s['tick_max_ms']:.3f} ms"
+        + (f"   overruns {s['overruns']} (period {s['tick_ms']:g} ms)" if s["tick_ms"] else ""),
+        f"  throughput  {s['agent_ticks_per_s'] / 1e6:.2f} M agent-ticks/s   "
+        f"{s['messages_per_s'] / 1e6:.2f} M messages/s   "
+        f"{s['tile_bytes_verified_per_s'] / 1e6:.1f} MB/s tiles verified",
+        f"  messages    sent {s['messages_sent']}   delivered {s['messages_delivered']}   "
+        f"deferred {s['messages_deferred']}   undeliverable {s['messages_undeliverable']}   "
+        f"lost {s['messages_lost']}",
+        f"  mailboxes   deepest {s['mailbox_depth_max']}   waiting {s['mailbox_waiting_mean']:.0f} "
+        f"on average",
+        f"  rejected    tiles {s['tiles_rejected']}   tags {s['tags_rejected']}",
+        f"  machine     cpu {s['cpu_percent']:.1f} %   load imbalance {s['load_imbalance']:.3f}   "
+        f"allocations {alloc}   {s['rss_mb']:.0f} MB resident",
+    ])
+
+
+def _usage(message):
+    from .errors import ConfigError
+
+    return ConfigError(message)
 
 
 def _cmd_warmup(args) -> int:
@@ -181,17 +314,58 @@ def _cmd_cache(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from .bench import auth_benchmark, format_auth
+    if args.suite == "auth":
+        from .bench import auth_benchmark, format_auth
 
-    result = auth_benchmark(quick=args.quick)
-    print(json.dumps(result, indent=2) if args.json else format_auth(result))
+        result = auth_benchmark(quick=args.quick)
+        print(json.dumps(result, indent=2) if args.json else format_auth(result))
+        return 0
+    from .bench_tick import format_tick, tick_benchmark
+
+    bars = []
+
+    def bar(desc, total):
+        b = _Bar(not args.json, total, desc=desc)
+        bars.append(b)
+        return b
+
+    try:
+        result = tick_benchmark(quick=args.quick, progress=bar)
+    finally:
+        for b in bars:
+            b.close()
+    print(json.dumps(result, indent=2) if args.json else format_tick(result))
     return 0
+
+
+def _cmd_soak(args) -> int:
+    from .errors import DodSimError
+    from .soak import format_soak, soak, soak_config
+
+    try:
+        cfg = soak_config(args.agents, args.seed, threads=args.threads)
+    except DodSimError as e:
+        print(f"dod-sim: error: {e}", file=sys.stderr)
+        return 2
+    bar = _Bar(not args.json, args.ticks)
+    try:
+        result = soak(args.ticks, cfg, progress=lambda done, n: bar(done, n))
+    finally:
+        bar.close()
+    print(json.dumps(result, indent=2) if args.json else format_soak(result))
+    return 0 if result["messages_lost"] == 0 and result["conservation_violations"] == 0 else 1
+
+
+def _cmd_sweep(args) -> int:
+    from .sweep import run_args
+
+    return run_args(args)
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     handler = {"run": _cmd_run, "warmup": _cmd_warmup, "cache": _cmd_cache,
-               "bench": _cmd_bench}[args.command]
+               "bench": _cmd_bench, "soak": _cmd_soak, "sweep": _cmd_sweep}[args.command]
     try:
         return handler(args)
     except KeyboardInterrupt:

@@ -46,3 +46,71 @@ def test_bad_input_is_one_line_without_traceback(args, words):
 def test_cache_info(capsys):
     assert main(["cache", "info"]) == 0
     assert "cache files" in capsys.readouterr().out
+
+
+def _start_run(tmp_path, *extra):
+    import os
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "dod_sim.cli", "run", "--agents", "500", "--ticks", "100000",
+         "--tick-ms", "5", "--threads", "1", *extra], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_finishes_the_tick_saves_and_reports(tmp_path, sig, code):
+    import signal
+    import time
+
+    from dod_sim import World
+
+    snap = tmp_path / "final.snap"
+    p = _start_run(tmp_path, "--snapshot", str(snap))
+    deadline = time.time() + 120
+    line = ""
+    while "ready" not in line and time.time() < deadline:  # kernels loaded
+        line += p.stderr.read(1)
+    time.sleep(1.0)  # some ticks
+    p.send_signal(getattr(signal, sig))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == code, err
+    assert f"{sig}: stopped after tick" in err and "Traceback" not in err
+    assert "lost 0" in out and "p99" in out
+    w = World.restore(snap)
+    assert w.tick > 0 and w.census()["lost"] == 0
+    assert f"stopped after tick {w.tick}," in err
+    assert [f.name for f in tmp_path.iterdir()] == ["final.snap"]  # nothing half-written
+
+
+def test_snapshot_every_and_resume(tmp_path, capsys):
+    from dod_sim import World
+
+    snap = tmp_path / "s.snap"
+    assert main(["run", "--agents", "300", "--ticks", "25", "--threads", "1",
+                 "--snapshot", str(snap), "--snapshot-every", "10", "--json"]) == 0
+    capsys.readouterr()
+    assert World.restore(snap).tick == 25  # the final snapshot follows the periodic ones
+    assert main(["run", "--resume", str(snap), "--ticks", "15", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["ticks"] == 15 and s["messages_lost"] == 0
+    straight = World(agents=300, threads=1)
+    straight.run(40)
+    resumed = World.restore(snap)
+    resumed.run(15)
+    assert resumed.state_digest() == straight.state_digest()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--snapshot-every", "5"], "--snapshot-every needs --snapshot PATH"),
+    (["run", "--resume", "/nonexistent/x.snap"], "/nonexistent/x.snap"),
+    (["run", "--hotspot-share", "1.5"], "--hotspot-share must be in [0, 1]"),
+    (["run", "--agents", "10", "--hotspot-target", "10"], "hotspot_target=10 must be in"),
+    (["bench", "nope"], "invalid choice: 'nope'"),
+    (["soak", "--ticks", "0"], "--ticks must be >= 1"),
+])
+def test_more_bad_input_is_one_line(args, words):
+    p = run_cli(*args)
+    assert p.returncode == 2, p.stderr
+    assert words in p.stderr and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
