@@ -6,10 +6,14 @@
   ``hmac`` measured in the same process.
 * ``bench_compile`` -- start-up of a new process with a warm kernel cache, and the cold
   compile.
+* ``bench_seed``    -- the seed table's figures (paced tick p99, CPU, allocations/s,
+  messages lost) as ``track_`` benchmarks.
+* ``bench_parts``   -- the delivery and arena phases on their own.
 
 Quick mode: with ``DOD_SIM_ASV_QUICK`` set (to anything but ``""``/``0``), worlds of
-300,000 agents and more and the cold compile are skipped and the message workloads use
-100,000 rows instead of 1,000,000. CI runs::
+300,000 agents and more and the cold compile are skipped, the message workloads use
+100,000 rows instead of 1,000,000 and the paced seed run is 200 ticks, not 1,200.
+CI runs::
 
     DOD_SIM_ASV_QUICK=1 asv run --python=same --quick --show-stderr
 
