@@ -28,7 +28,7 @@ ROW_BYTES = (
     + 1 + 8 + 4    # alive, cache_off, cache_epoch
     + 8 + 2 + 4    # seq, entered, fresh, free_slots
     + 8 + 4        # mb_start, mb_count
-    + 64 + 4 + 1   # out_rec, out_to, out_pending
+    + 64 + 4 * 2 + 1  # out_rec, out_to, out_tick, out_pending
     + 4 * 3 + 8 * 2  # delivery scratch: arrivals, arr_count, by_recipient, arr_start, keys
 )
 RECORD_BYTES = 64

@@ -30,6 +30,7 @@ AGENT_SCHEMA = {
     "mb_start": ("int64", 0, "mailbox: first record in the current pool"),
     "mb_count": ("int32", 0, "mailbox: records waiting, <= mailbox"),
     "out_to": ("int32", 0, "held message: recipient"),
+    "out_tick": ("int32", 0, "held message: the tick it was first sent (delivery's sort key)"),
     "out_pending": ("uint8", 0, "1 while a message is held by its sender"),
 }
 

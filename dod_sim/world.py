@@ -62,9 +62,9 @@ TICK = (
     _p("act", phases.agents_act,
        "pool mb_start mb_count alive cost out_pending",
        "pool_ok x y vx vy energy tile target seq entered fresh mb_start mb_count out_rec "
-       "out_to out_pending"),
+       "out_to out_tick out_pending"),
     _p("arena", phases.arena_slice, "entered tile y records", "arena cache_off cache_epoch"),
-    _p("deliver", phases.deliver_messages, "out_rec out_to alive",
+    _p("deliver", phases.deliver_messages, "out_rec out_to out_tick alive",
        "pool mb_start mb_count out_pending"),
     _p("chaos", phases.chaos_kill_spawn, "alive",
        "alive x y vx vy energy tile target mb_count out_pending cache_off"),
@@ -326,7 +326,7 @@ class World:
         pi[PI.POOL_CUR] = 0  # which buffer is current is not state
         for part in (pi, a["pf"], a["counters"], a["msg_ks"], a["tile_ks"]):
             h.update(part.tobytes())
-        for name in self.AGENT_COLUMNS + ("out_to", "free_slots", "free_meta"):
+        for name in self.AGENT_COLUMNS + ("out_to", "out_tick", "free_slots", "free_meta"):
             h.update(a[name].tobytes())
         h.update(a["out_rec"][a["out_pending"] != 0].tobytes())
         counts = a["mb_count"].astype(np.int64)
@@ -537,6 +537,7 @@ class World:
         k_mailbox.compose(rec, k, sender, self.tick, int(a["seq"][sender]), word)
         k_mailbox.sign(a["msg_ks"], rec)
         a["out_to"][sender] = recipient
+        a["out_tick"][sender] = self.tick
         a["out_pending"][sender] = 1
         a["seq"][sender] += 1
         a["counters"][C.SENT] += 1

@@ -90,10 +90,13 @@ def _torus_delta(d, side):
 
 @inline
 def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_target,
-             hot_share, budget, n, tick, pool, pool_ok, mb_start, mb_count,
+             hot_share, budget, tick, pool, pool_ok, mb_start, mb_count,
              x, y, vx, vy, energy, tile, target, seq, entered, fresh, cost,
-             out_rec, out_to, out_pending):
-    """One live agent's tick; returns (read, rejected, sent, entered)."""
+             out_rec, out_to, out_tick, out_pending):
+    """One live agent's tick; returns (read, rejected, sent, entered).
+
+    At most 30 arguments: CPython 3.11 compiles a call with more as ``f(*args)``,
+    which Numba cannot inline."""
     fside = np.float32(side)
     half = np.float32(TILE_CELLS / 2)
     read = 0
@@ -169,7 +172,7 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_targe
         if burst:
             rcpt = hot_target
         else:
-            rcpt = np.int64(uniform(key, RECIPIENT) * (n - 1))
+            rcpt = np.int64(uniform(key, RECIPIENT) * (x.shape[0] - 1))
             if rcpt >= r:
                 rcpt += 1
         rec = out_rec[r]
@@ -181,6 +184,7 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_targe
             compose(rec, HINT, r, tick, seq[r], np.int64(nt))
         fresh[r] = 1  # signed, in a group of lanes, at the end of the chunk
         out_to[r] = np.int32(rcpt)
+        out_tick[r] = np.int32(tick)
         out_pending[r] = 1
         seq[r] += 1
         sent = 1
@@ -227,7 +231,7 @@ def _sign_group(ks, out_rec, group, g, hv, seed, tick, tag_tamper_rate):
 def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, hot_target,
         hot_share, budget, chunk, ks, pool, pool_ok, mb_start, mb_count, alive,
         x, y, vx, vy, energy, tile, target, seq, entered, fresh, cost,
-        out_rec, out_to, out_pending, chunk_entries, tally, busy, out):
+        out_rec, out_to, out_tick, out_pending, chunk_entries, tally, busy, out):
     """One tick of every live agent, in its own row (WORKLOAD.md, "One tick", step 2).
 
     Per chunk of rows, in one parallel region (each launch costs microseconds):
@@ -282,9 +286,9 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, hot_targe
             if alive[r]:
                 a, b, d, e = _act_row(
                     r, row_key(seed, tick, r), side, tiles_per_side, speed, turn_max,
-                    send_rate, hot_target, hot_share, budget, n, tick, pool, pool_ok,
+                    send_rate, hot_target, hot_share, budget, tick, pool, pool_ok,
                     mb_start, mb_count, x, y, vx, vy, energy, tile, target, seq, entered,
-                    fresh, cost, out_rec, out_to, out_pending)
+                    fresh, cost, out_rec, out_to, out_tick, out_pending)
                 c_read += a
                 c_rej += b
                 c_sent += d

@@ -104,7 +104,7 @@ def sum_column(tally, rows, col):
 
 
 @kernel(parallel=True)
-def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally, busy):
+def _count(out_to, out_pending, out_tick, alive, mb_count, tick, chunk, counts, tally, busy):
     n = out_to.shape[0]
     n_chunks = counts.shape[0]
     for sc in prange(n_chunks):
@@ -117,7 +117,7 @@ def _count(out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, t
         for s in range(sc * chunk, min(n, (sc + 1) * chunk)):
             rem += mb_count[s]
             if out_pending[s]:
-                if record_tick(out_rec[s]) < tick:
+                if out_tick[s] < tick:
                     rt += 1
                 r = out_to[s]
                 if alive[r]:
@@ -147,7 +147,7 @@ def _scatter(out_to, out_pending, chunk, cursor, arrivals, busy):
 
 
 @kernel
-def _sort_by_tick(ids, a0, m, out_rec, keys, buf):
+def _sort_by_tick(ids, a0, m, out_tick, keys, buf):
     """Stable sort of senders ids[a0:a0+m] by the tick their message was first sent.
 
     Already sorted (no retried message waits, as in steady state): one linear check.
@@ -156,10 +156,10 @@ def _sort_by_tick(ids, a0, m, out_rec, keys, buf):
     ``tick << 32 | position`` keys (unique, so stability is kept) in keys[a0:a0+m],
     then permuted through buf[a0:a0+m]. In place, O(m log m), no allocation.
     """
-    prev = record_tick(out_rec[ids[a0]])
+    prev = out_tick[ids[a0]]
     ordered = True
     for i in range(a0 + 1, a0 + m):
-        t = record_tick(out_rec[ids[i]])
+        t = out_tick[ids[i]]
         if t < prev:
             ordered = False
             break
@@ -169,15 +169,15 @@ def _sort_by_tick(ids, a0, m, out_rec, keys, buf):
     if m <= 16:
         for i in range(a0 + 1, a0 + m):
             s = ids[i]
-            t = record_tick(out_rec[s])
+            t = out_tick[s]
             j = i - 1
-            while j >= a0 and record_tick(out_rec[ids[j]]) > t:
+            while j >= a0 and out_tick[ids[j]] > t:
                 ids[j + 1] = ids[j]
                 j -= 1
             ids[j + 1] = s
         return
     for i in range(m):
-        keys[a0 + i] = (record_tick(out_rec[ids[a0 + i]]) << 32) | i
+        keys[a0 + i] = (np.int64(out_tick[ids[a0 + i]]) << 32) | i
     _heapsort(keys, a0, m)
     for i in range(m):
         buf[a0 + i] = ids[a0 + (keys[a0 + i] & 0xFFFFFFFF)]
@@ -210,7 +210,7 @@ def _heapsort(a, base, m):
 
 
 @kernel(parallel=True)
-def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
+def _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
            arr_count, arr_start, by_recipient, keys, want, remain_total, busy):
     n = out_to.shape[0]
     n_chunks = bucket_start.shape[0] - 1
@@ -242,7 +242,7 @@ def _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
             m = arr_count[r]
             if m > 1:
                 # arrivals[b0:b1] has been consumed: it is this sort's scratch
-                _sort_by_tick(by_recipient, arr_start[r], m, out_rec, keys, arrivals)
+                _sort_by_tick(by_recipient, arr_start[r], m, out_tick, keys, arrivals)
             free = mailbox - mb_count[r]
             w += min(m, free)
             rem += mb_count[r]
@@ -289,14 +289,17 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
 
 
 @kernel
-def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, alive,
-            tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
-            arr_start, by_recipient, keys, want, remain_total, allot, chunk_base, tally, busy, out):
+def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_tick, out_pending,
+            alive, tick, mailbox, chunk, counts, cursor, bucket_start, arrivals, arr_count,
+            arr_start, by_recipient, keys, want, remain_total, allot, chunk_base, tally, busy,
+            out):
     """Move every pending outgoing message into its recipient's mailbox, if it fits.
 
     pool : uint8[P, 64], read; pool_next : uint8[P, 64], written (the next buffer)
     mb_start : int64[N], mb_count : int32[N], read and rewritten for the next buffer
-    out_rec : uint8[N, 64], out_to : int32[N], read; out_pending : uint8[N], cleared
+    out_rec : uint8[N, 64], out_to : int32[N], out_tick : int32[N] (the tick each held
+    message was first sent: the order of retries, read here instead of the records'
+    headers, which sit 64 bytes apart), read; out_pending : uint8[N], cleared
     for messages delivered or returned undeliverable
     alive : bool[N], read; tick : current tick; mailbox : the bound; chunk : rows a chunk
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
@@ -308,7 +311,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
     """
     n_chunks = counts.shape[0]
     undeliverable, retries, remaining = _count(
-        out_to, out_pending, out_rec, alive, mb_count, tick, chunk, counts, tally, busy)
+        out_to, out_pending, out_tick, alive, mb_count, tick, chunk, counts, tally, busy)
     pos = 0
     for rc in range(n_chunks):
         bucket_start[rc] = pos
@@ -317,7 +320,7 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_pending, a
             pos += counts[sc, rc]
     bucket_start[n_chunks] = pos
     _scatter(out_to, out_pending, chunk, cursor, arrivals, busy)
-    _admit(out_to, out_rec, mb_count, bucket_start, arrivals, chunk, mailbox,
+    _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
            arr_count, arr_start, by_recipient, keys, want, remain_total, busy)
     free = pool.shape[0] - remaining
     base = 0

@@ -84,7 +84,8 @@ def agents_act(s):
         s.pi[PI.BUDGET], s.pi[PI.CHUNK],
         s.msg_ks, pool, s.pool_ok, s.mb_start, s.mb_count, s.alive,
         s.x, s.y, s.vx, s.vy, s.energy, s.tile, s.target, s.seq, s.entered, s.fresh, s.cost,
-        s.out_rec, s.out_to, s.out_pending, s.chunk_entries, s.tally, s.busy, s.tmp)
+        s.out_rec, s.out_to, s.out_tick, s.out_pending, s.chunk_entries, s.tally, s.busy,
+        s.tmp)
     s.counters[C.READ] += s.tmp[0]
     s.counters[C.TAGS_VERIFIED] += s.tmp[0]
     s.counters[C.TAGS_REJECTED] += s.tmp[1]
@@ -110,7 +111,8 @@ def deliver_messages(s):
     """Move held messages into mailboxes (kernels.mailbox.deliver); swap pool buffers."""
     cur = s.pi[PI.POOL_CUR]
     deliver(s.pools[cur], s.pools[1 - cur], s.mb_start, s.mb_count, s.out_rec, s.out_to,
-            s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX], s.pi[PI.DCHUNK],
+            s.out_tick, s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX],
+            s.pi[PI.DCHUNK],
             s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
             s.d_arr_start, s.d_by_recipient, s.d_keys, s.d_want, s.d_remain, s.d_allot,
             s.d_chunk_base, s.d_tally, s.busy, s.tmp)

@@ -118,7 +118,7 @@ FIELDS = (
     # mailboxes
     ("pools", "uint8", 3), ("pool_ok", "bool", 1), ("mb_start", "int64", 1),
     ("mb_count", "int32", 1), ("out_rec", "uint8", 2), ("out_to", "int32", 1),
-    ("out_pending", "uint8", 1),
+    ("out_tick", "int32", 1), ("out_pending", "uint8", 1),
     # delivery scratch
     ("d_counts", "int64", 2), ("d_cursor", "int64", 2), ("d_bucket_start", "int64", 1),
     ("d_arrivals", "int32", 1), ("d_arr_count", "int32", 1), ("d_arr_start", "int64", 1),
