@@ -265,8 +265,7 @@ def _format_run(s: dict, choice: dict) -> str:
         f"  messages    sent {s['messages_sent']}   delivered {s['messages_delivered']}   "
         f"deferred {s['messages_deferred']}   undeliverable {s['messages_undeliverable']}   "
         f"lost {s['messages_lost']}",
-        f"  mailboxes   deepest {s['mailbox_depth_max']}   waiting {s['mailbox_waiting_mean']:.0f} "
-        f"on average",
+        f"  mailboxes   deepest {s['mailbox_depth_max']}   mean depth {s['mailbox_depth_mean']:.2f}",
         f"  rejected    tiles {s['tiles_rejected']}   tags {s['tags_rejected']}",
         f"  machine     cpu {s['cpu_percent']:.1f} %   load imbalance {s['load_imbalance']:.3f}   "
         f"allocations {alloc}   {s['rss_mb']:.0f} MB resident",

@@ -118,10 +118,16 @@ class Report:
         allocs = (st["nrt1"] - st["nrt0"]) + max(0, st["blocks1"] - st["blocks0"])
         return allocs / ((st["t1"] - st["t0"]) / 1e9)
 
+    def mailbox_depth_mean(self) -> np.ndarray:
+        """float64[ticks]: records waiting per live agent after each tick's delivery."""
+        alive = self.per_tick("agent_ticks")
+        return self.gauges[:, G.MB_WAITING] / np.maximum(alive, 1)
+
     def columns(self) -> dict:
         """Per-tick numpy columns for plotting, each of length ``ticks``: tick_ms, each
         phase's ms, each counter's per-tick increment (deferred: the level after the
-        tick), the gauges (mb_waiting, mb_max, arena_used) and busy_ms_<worker>."""
+        tick), the gauges (mb_waiting, mb_max, arena_used), mb_mean (records waiting per
+        live agent) and busy_ms_<worker>."""
         out = {"tick": np.arange(self.ticks), "tick_ms": self.tick_ns / 1e6}
         for j, name in enumerate(self.phase_names):
             out[f"{name}_ms"] = self.phase_ns[:, j] / 1e6
@@ -129,6 +135,7 @@ class Report:
             out[name] = self.counters[:, COUNTER_NAMES.index(name)] if name == "deferred" else self.per_tick(name)
         for j, name in enumerate(GAUGE_NAMES):
             out[name] = self.gauges[:, j]
+        out["mb_mean"] = self.mailbox_depth_mean()
         for w, col in enumerate(self.busy_ms().T):
             out[f"busy_ms_{w}"] = col
         return out
@@ -149,7 +156,6 @@ class Report:
         agent_ticks = self.delta("agent_ticks")
         period_ms = self.period_ns / 1e6
         overruns = int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0
-        wait = self.gauges[:, G.MB_WAITING]
         return {
             "agents": int(self.config.agents),
             "capacity": int(self.config.rows),
@@ -179,7 +185,7 @@ class Report:
             "tags_rejected": self.delta("tags_rejected"),
             "tags_tampered": self.delta("tags_tampered"),
             "mailbox_depth_max": int(self.gauges[:, G.MB_MAX].max()) if self.ticks else 0,
-            "mailbox_waiting_mean": float(wait.mean()) if self.ticks else 0.0,
+            "mailbox_depth_mean": float(self.mailbox_depth_mean().mean()) if self.ticks else 0.0,
             "arena_high_water_bytes": int(self.arena.get("high_water", 0)),
             "rss_mb": self.rss / 2**20,
         }

@@ -40,6 +40,9 @@ def test_per_tick_telemetry_reconciles_with_the_engine_counters():
     assert cols["arena_used"][-1] == w.arena_usage()["used"]
     assert (cols["mb_max"] <= 8).all() and cols["mb_max"].max() > 0
     assert r.summary()["mailbox_depth_max"] == cols["mb_max"].max()
+    alive = np.diff(col(r, "agent_ticks"), prepend=r.start_counters[COUNTER_NAMES.index("agent_ticks")])
+    assert np.allclose(cols["mb_mean"], cols["mb_waiting"] / alive)
+    assert r.summary()["mailbox_depth_mean"] == pytest.approx(cols["mb_mean"].mean())
 
 
 def test_percentiles_are_numpys_on_the_recorded_ticks():
