@@ -9,6 +9,8 @@
 * ``bench_seed``    -- the seed table's figures (paced tick p99, CPU, allocations/s,
   messages lost) as ``track_`` benchmarks.
 * ``bench_parts``   -- the delivery and arena phases on their own.
+* ``bench_models``  -- the reference models (wealth, Schelling, boids) by size and thread
+  count, and the ratio to Mesa's own examples at 1,000 agents (skipped in quick mode).
 
 Quick mode: with ``DOD_SIM_ASV_QUICK`` set (to anything but ``""``/``0``), worlds of
 300,000 agents and more and the cold compile are skipped, the message workloads use

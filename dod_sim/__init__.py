@@ -10,6 +10,7 @@ from .config import Config
 from .errors import (
     ArenaExhausted, ConfigError, DodSimError, SnapshotError, StaleHandle, UnknownAgent,
 )
+from .model import Column, Kernel, Model, ModelWorld, Resource, Rows
 from .report import Report
 from .world import World
 
@@ -17,5 +18,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Config", "World", "Report", "DodSimError", "ConfigError", "ArenaExhausted",
-    "StaleHandle", "UnknownAgent", "SnapshotError", "__version__",
+    "StaleHandle", "UnknownAgent", "SnapshotError", "Model", "ModelWorld", "Column", "Rows",
+    "Kernel", "Resource", "__version__",
 ]

@@ -4,7 +4,7 @@
                 [--snapshot PATH [--snapshot-every N]] [--resume PATH]
     dod-sim warmup
     dod-sim cache clear|info
-    dod-sim bench [tick|auth] [--quick] [--json]
+    dod-sim bench [tick|auth|models] [--quick] [--json]
     dod-sim soak [--agents N] [--ticks N] [--json]
     dod-sim sweep GRID.toml [--ticks N] [--jobs N] [--out PATH] [--resume] [--json]
 
@@ -101,9 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("clear", "info"))
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("suite", nargs="?", choices=("tick", "auth"), default="tick",
+    bench.add_argument("suite", nargs="?", choices=("tick", "auth", "models"), default="tick",
                        help="tick (default): the seed table, scaling, burst and machine "
-                            "limits; auth: MAC throughput vs hashlib")
+                            "limits; auth: MAC throughput vs hashlib; models: Boltzmann "
+                            "wealth, Schelling and boids vs Mesa's own examples")
     bench.add_argument("--quick", action="store_true", help="smaller and shorter (CI, < 1 min)")
     bench.add_argument("--json", action="store_true")
 
@@ -284,6 +285,10 @@ def _cmd_warmup(args) -> int:
     t = time.perf_counter()
     World(agents=64, side=64, tile_updates=4).warmup()
     print(f"kernels compiled and cached in {time.perf_counter() - t:.1f} s")
+    from .bench_models import compile_seconds
+
+    secs = compile_seconds()
+    print("models compiled and cached: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
     return 0
 
 
@@ -297,7 +302,14 @@ def _cache_files():
     for base in roots:
         for dirpath, _, files in os.walk(base):
             found += [os.path.join(dirpath, f) for f in files if f.endswith((".nbi", ".nbc"))]
-    return found
+    from .model import cache_dir
+
+    models = cache_dir()  # generated model modules and their compiled code
+    if models.is_dir():
+        for dirpath, _, files in os.walk(models):
+            found += [os.path.join(dirpath, f) for f in files
+                      if f.endswith((".py", ".nbi", ".nbc"))]
+    return sorted(set(found))
 
 
 def _cmd_cache(args) -> int:
@@ -318,6 +330,13 @@ def _cmd_bench(args) -> int:
 
         result = auth_benchmark(quick=args.quick)
         print(json.dumps(result, indent=2) if args.json else format_auth(result))
+        return 0
+    if args.suite == "models":
+        from .bench_models import format_models, models_benchmark
+
+        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
+        result = models_benchmark(quick=args.quick, progress=progress)
+        print(json.dumps(result, indent=2) if args.json else format_models(result))
         return 0
     from .bench_tick import format_tick, tick_benchmark
 

@@ -1,0 +1,105 @@
+"""The reference models of ``dod_sim.models`` (Boltzmann wealth, Schelling, boids) by
+size and thread count: one step with its statistic, agent-steps/s of a short run, and
+the ratio to Mesa's own implementation measured in the same process (1,000 agents).
+
+Quick mode skips 100,000 agents and more, and the Mesa ratio."""
+
+from . import THREADS, ThreadsInSetup, quick_mode
+
+MODELS = ["wealth", "schelling", "boids"]
+AGENTS = [1_000, 10_000, 100_000, 1_000_000]
+QUICK_MAX_AGENTS = 10_000
+RUN_AGENT_STEPS = 1_000_000  # a track_ run steps 3..200 times
+MESA_AGENTS = 1_000
+MESA_BUDGET_S = 5.0
+
+_WORLDS = {}
+
+
+def _world(name, agents):
+    """A seeded world, warmed by two steps; one per process (asv runs each parameter
+    combination in its own process), reused by later samples."""
+    key = (name, agents)
+    if key not in _WORLDS:
+        _WORLDS.clear()
+        from dod_sim.models import MODELS as M
+
+        M[name].world(256, seed=1).run(2)  # compile or load before building the big one
+        world = M[name].world(agents, seed=0)
+        world.run(2)
+        _WORLDS[key] = world
+    return _WORLDS[key]
+
+
+class ModelStep(ThreadsInSetup):
+    """One step of a reference model with its statistic."""
+
+    params = (MODELS, AGENTS, THREADS)
+    param_names = ["model", "agents", "threads"]
+    timeout = 900  # a cold cache compiles the three models in about a minute on 2 cores
+    number = 1
+    repeat = (5, 30, 10.0)
+    warmup_time = 0
+
+    def setup(self, name, agents, threads):
+        if quick_mode() and agents > QUICK_MAX_AGENTS:
+            raise NotImplementedError(f"{agents} agents: skipped in quick mode")
+        self.world = _world(name, agents)
+        self._enter_threads(threads)
+
+    def time_step(self, name, agents, threads):
+        """Wall time of ``ModelWorld.run(1)``: every system and the statistic."""
+        self.world.run(1)
+
+    def track_agent_steps_per_s(self, name, agents, threads):
+        """Agent-steps/s over a run of 3 to 200 steps with statistics."""
+        import time
+
+        steps = min(200, max(3, RUN_AGENT_STEPS // agents))
+        t = time.perf_counter()
+        self.world.run(steps)
+        return agents * steps / (time.perf_counter() - t)
+
+    track_agent_steps_per_s.unit = "agent-steps/s"
+
+
+class VersusMesa(ThreadsInSetup):
+    """Our agent-steps/s over Mesa's, both measured here at 1,000 agents."""
+
+    params = (MODELS, THREADS)
+    param_names = ["model", "threads"]
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def setup(self, name, threads):
+        if quick_mode():
+            raise NotImplementedError("the Mesa ratio is skipped in quick mode")
+        from dod_sim.bench_models import mesa_available
+
+        if not mesa_available():
+            raise NotImplementedError("mesa is not installed")
+        self.world = _world(name, MESA_AGENTS)
+        self._enter_threads(threads)
+
+    def track_ratio_to_mesa(self, name, threads):
+        """agent-steps/s of dod_sim / agent-steps/s of Mesa's example model."""
+        from dod_sim.bench_models import _mesa
+
+        ours = self.track_ours(name, threads)
+        return ours / _mesa(name, MESA_AGENTS, MESA_BUDGET_S)
+
+    track_ratio_to_mesa.unit = "ratio"
+
+    def track_ours(self, name, threads):
+        import time
+
+        steps = 200
+        best = float("inf")
+        for _ in range(3):
+            t = time.perf_counter()
+            self.world.run(steps)
+            best = min(best, time.perf_counter() - t)
+        return MESA_AGENTS * steps / best
+
+    track_ours.unit = "agent-steps/s"

@@ -1,0 +1,257 @@
+"""``dod-sim bench models``: agent-steps/s of the reference models (``dod_sim.models``)
+beside Mesa's own implementation of each, measured in the same run.
+
+A step is a whole model step with its statistic collected, on both sides: Mesa's
+``model.step()`` runs its DataCollector (Boltzmann, Schelling) or heading update
+(boids) every step, so ours runs ``ModelWorld.run(steps)`` with its statistics.
+Spaces grow with the agents at the density of Mesa's defaults (wealth: 1 agent a cell;
+Schelling: 80 % of cells filled; boids: 100 boids per 100 x 100).
+
+Every figure is the best of ``repeat`` timed runs after a warm-up (compilation is not
+counted; :func:`compile_seconds` measures it). Mesa runs only where it finishes in
+reasonable time: at most ``MESA_SIZES`` agents, each size capped at ``mesa_budget_s``
+seconds of stepping (at least one step).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from . import runtime
+
+__all__ = ["models_benchmark", "format_models", "mesa_model", "mesa_stats", "mesa_available",
+           "SIZES", "QUICK_SIZES", "MESA_SIZES", "compile_seconds"]
+
+SIZES = (1_000, 10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000)
+MESA_SIZES = (1_000, 10_000)
+MESA_SOURCES = {
+    "wealth": "mesa.examples.basic.boltzmann_wealth_model.model.BoltzmannWealth",
+    "schelling": "mesa.examples.basic.schelling.model.Schelling",
+    "boids": "mesa.examples.basic.boid_flockers.model.BoidFlockers",
+}
+
+
+def mesa_available() -> bool:
+    try:
+        import mesa  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _mesa_examples() -> None:
+    """Make ``mesa.examples.basic.*`` importable. ``mesa/examples/__init__.py`` imports
+    every example, and the network ones need networkx, which ``mesa`` does not require;
+    without it the package is registered bare (its __init__ not run), which is all the
+    three basic examples need."""
+    import importlib
+    import os
+    import sys
+    import types
+
+    try:
+        importlib.import_module("mesa.examples")
+    except ImportError:
+        import mesa
+
+        pkg = types.ModuleType("mesa.examples")
+        pkg.__path__ = [os.path.join(os.path.dirname(mesa.__file__), "examples")]
+        sys.modules["mesa.examples"] = pkg
+
+
+def mesa_model(name: str, agents: int, seed: int, **params):
+    """Mesa's own example model ``name`` with ``agents`` agents (Schelling: its density
+    on a grid of the same size as ``dod_sim.models.schelling.world`` would use) and the
+    same parameters."""
+    from .models import MODELS
+
+    _mesa_examples()
+    world_params = _space(name, agents, params)
+    if name == "wealth":
+        from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannWealth
+
+        return BoltzmannWealth(n=agents, width=world_params["width"],
+                               height=world_params["height"], seed=seed)
+    if name == "schelling":
+        from mesa.examples.basic.schelling.model import Schelling
+
+        p = {**MODELS["schelling"].MODEL.params, **world_params}
+        return Schelling(height=p["height"], width=p["width"], density=p["density"],
+                         minority_pc=p["minority_pc"], homophily=p["homophily"],
+                         radius=p["radius"], seed=seed)
+    if name == "boids":
+        from mesa.examples.basic.boid_flockers.model import BoidFlockers
+
+        p = {**MODELS["boids"].MODEL.params, **world_params}
+        return BoidFlockers(population_size=agents, width=p["width"], height=p["height"],
+                            speed=p["speed"], vision=p["vision"], separation=p["separation"],
+                            cohere=p["cohere"], separate=p["separate"], match=p["match"],
+                            seed=seed)
+    raise KeyError(name)
+
+
+def mesa_stats(name: str, model) -> dict:
+    """The same statistics as ``dod_sim.models.<name>.MODEL.stats``, read off a Mesa
+    model."""
+    agents = list(model.agents)
+    if name == "wealth":
+        return {"gini": float(model.compute_gini())}
+    if name == "schelling":
+        shares = []
+        for a in agents:
+            neighbours = list(a.cell.get_neighborhood(radius=a.radius).agents)
+            same = sum(1 for b in neighbours if b.type == a.type)
+            shares.append(same / len(neighbours) if neighbours else 0.0)
+        return {"happy": sum(1 for a in agents if a.happy) / len(agents),
+                "segregation": float(np.mean(shares))}
+    if name == "boids":
+        d = np.array([a.direction for a in agents], dtype=np.float64)
+        d /= np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-300)[:, None]
+        return {"alignment": float(np.hypot(*d.mean(axis=0)))}
+    raise KeyError(name)
+
+
+def _space(name, agents, params) -> dict:
+    """width/height the dod_sim world of ``agents`` uses (explicit params win)."""
+    from .models import boids, schelling, wealth
+
+    if "width" in params or "height" in params:
+        return dict(params)
+    if name == "wealth":
+        side = wealth.side_for(agents)
+    elif name == "boids":
+        side = boids.side_for(agents)
+    else:
+        density = params.get("density", schelling.MODEL.params["density"])
+        side = max(1, int(round((agents / density) ** 0.5)))
+        while side * side < agents:
+            side += 1
+    return {**params, "width": side, "height": side}
+
+
+def _steps_for(agents: int, quick: bool) -> int:
+    """Steps per timed run: about 2 M agent-steps, at least 3."""
+    return max(3, min(200, (500_000 if quick else 2_000_000) // agents))
+
+
+def _ours(name: str, agents: int, quick: bool, repeat: int) -> tuple[float, int]:
+    """(agent-steps/s, threads) of the model on the default thread count."""
+    from .models import MODELS
+
+    world = MODELS[name].world(agents, seed=1)
+    steps = _steps_for(agents, quick)
+    world.run(2)  # warm: compiled or loaded, pages touched
+    best = math.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        world.run(steps)
+        best = min(best, time.perf_counter() - t)
+    return agents * steps / best, world.threads
+
+
+def _mesa(name: str, agents: int, budget_s: float) -> float:
+    model = mesa_model(name, agents, seed=1)
+    model.step()  # warm
+    steps, t0 = 0, time.perf_counter()
+    while True:
+        model.step()
+        steps += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed >= budget_s or steps >= 50:
+            break
+    return agents * steps / elapsed
+
+
+def compile_seconds() -> dict:
+    """Seconds to build each model's first small world and run 2 steps in this process:
+    a cold compile on an empty cache, a cache load otherwise."""
+    from .models import MODELS
+
+    out = {}
+    for name, mod in MODELS.items():
+        t = time.perf_counter()
+        mod.world(256, seed=1).run(2)
+        out[name] = time.perf_counter() - t
+    return out
+
+
+def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
+                     mesa_budget_s: float | None = None, repeat: int | None = None,
+                     progress=None) -> dict:
+    """agent-steps/s of every reference model at ``sizes`` agents (default SIZES, quick:
+    QUICK_SIZES) on every core, and Mesa's at the sizes in MESA_SIZES.
+
+    Returns ``{"models": {name: {str(agents): {"agent_steps_per_s": float,
+    "mesa_agent_steps_per_s": float (only where Mesa ran), "threads": int}}},
+    "machine": {...}, "compile_s": {name: s}, "settings": {...}}``; ``threads`` is the
+    world's default (one thread for a world of one chunk, see ``ModelWorld``).
+    ``progress(text)`` is called before each measurement.
+    """
+    from .models import MODELS
+
+    sizes = tuple(sizes) if sizes is not None else (QUICK_SIZES if quick else SIZES)
+    repeat = repeat if repeat is not None else (2 if quick else 3)
+    budget = mesa_budget_s if mesa_budget_s is not None else (3.0 if quick else 10.0)
+    run_mesa = mesa and mesa_available()
+    compile_s = compile_seconds()
+    result = {"models": {}, "compile_s": compile_s}
+    for name in MODELS:
+        rows = result["models"][name] = {}
+        for agents in sizes:
+            if progress is not None:
+                progress(f"{name} {agents:,}")
+            rate, threads = _ours(name, agents, quick, repeat)
+            row = {"agent_steps_per_s": rate, "threads": threads}
+            if run_mesa and agents in MESA_SIZES:
+                if progress is not None:
+                    progress(f"{name} {agents:,} (Mesa)")
+                row["mesa_agent_steps_per_s"] = _mesa(name, agents, budget)
+            rows[str(agents)] = row
+    import numba
+
+    info = runtime.info()
+    mesa_version = None
+    if run_mesa:
+        import mesa as _mesa_pkg
+
+        mesa_version = _mesa_pkg.__version__
+    result["machine"] = {**info, "threads": numba.get_num_threads(), "mesa": mesa_version,
+                         "numba": numba.__version__}
+    result["settings"] = {"quick": quick, "sizes": list(sizes), "repeat": repeat,
+                          "mesa_sizes": list(MESA_SIZES) if run_mesa else [],
+                          "mesa_budget_s": budget, "mesa_sources": MESA_SOURCES,
+                          "steps": {str(a): _steps_for(a, quick) for a in sizes}}
+    return result
+
+
+def _rate(v) -> str:
+    if v is None:
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} M"
+    return f"{v / 1e3:.1f} k"
+
+
+def format_models(result: dict) -> str:
+    """A table: model, agents, ours, Mesa and the ratio (agent-steps/s)."""
+    m = result["machine"]
+    lines = [
+        f"models: agent-steps/s (a step includes its statistic), up to {m['threads']} threads, "
+        f"{m['model']} [{' '.join(m['vector_flags'])}], numba {m['numba']}, "
+        f"mesa {m['mesa'] or 'not installed'}",
+        f"{'model':<10} {'agents':>10} {'threads':>7} {'dod_sim':>12} {'Mesa':>12} {'ratio':>9}",
+    ]
+    for name, rows in result["models"].items():
+        for agents, row in rows.items():
+            ours, theirs = row["agent_steps_per_s"], row.get("mesa_agent_steps_per_s")
+            ratio = f"{ours / theirs:,.0f}x" if theirs else "-"
+            lines.append(f"{name:<10} {int(agents):>10,} {row.get('threads', ''):>7} "
+                         f"{_rate(ours):>12} {_rate(theirs):>12} {ratio:>9}")
+    if result.get("compile_s"):
+        lines.append("first world (compile or cache load): " + ", ".join(
+            f"{k} {v:.1f} s" for k, v in result["compile_s"].items()))
+    return "\n".join(lines)

@@ -1,0 +1,238 @@
+"""Schelling segregation, after Mesa 3.3.1's ``mesa/examples/basic/schelling/model.py``
+and ``agents.py``.
+
+Mesa's rules: a width x height ``OrthogonalMooreGrid`` (bounded) with capacity 1;
+agents of type 1 (probability ``minority_pc``) or 0. An agent is happy when the share
+of agents of its type among the agents in its Moore neighbourhood of ``radius`` is
+>= ``homophily`` (0 when it has no neighbour). Happiness is assessed for all agents at
+once (``assign_state``) at the start and after every step; in a step every agent that
+was unhappy moves to a uniformly random empty cell. Statistics: the share of happy
+agents and a segregation index, the mean share of same-type neighbours (0 for an agent
+without neighbours, as in Mesa's ``similarity_fraction``).
+
+Population: Mesa fills each cell with probability ``density``; a world here has
+exactly ``agents`` agents, ``round(density * width * height)`` from :func:`world`.
+
+Moves replay Mesa's sequential activation exactly. Mesa moves the unhappy agents one at
+a time in a uniformly random order, each to a uniformly random cell that is empty at
+that moment, which includes cells vacated by earlier movers but never its own. Moving
+them all at once would send two agents to one cell, so ``relocate`` (a whole-column
+system) does what Mesa does, in two parallel compactions and two short serial passes:
+the movers (rows with happy == 0, in row order) and the empty cells (in cell order) are
+compacted with per-chunk counts, a prefix sum and a scatter; a Fisher-Yates shuffle with
+counter-based draws puts the movers in a uniform random order; then each mover in turn
+takes a uniformly random entry of the list of empty cells and puts its own cell in its
+place (the cell it left is empty from then on). The serial passes touch only the
+movers, O(movers) each. Vacating and occupying are then two parallel passes. The
+result has Mesa's distribution exactly; the draws come from the counter-based
+generator, so a seed gives another sample than Mesa's. Happiness is assessed for all
+agents at once, as in Mesa.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ..errors import ConfigError
+from ..kernels._jit import kernel
+from ..kernels.neighbours import moore_cell, moore_size
+from ..kernels.rng import draw, uniform
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows
+
+__all__ = ["MODEL", "world", "happy_share", "segregation", "agents_for"]
+
+CHUNK = 4096  # rows or cells per chunk of the compaction
+
+
+@kernel
+def init_type(i, key, p):
+    return 1 if uniform(key, 0) < p.minority_pc else 0
+
+
+@kernel(parallel=True)
+def _count_equal(a, n, value, counts):
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        m = 0
+        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if a[k] == value:
+                m += 1
+        counts[c] = m
+
+
+@kernel(parallel=True)
+def _scatter_equal(a, n, value, counts, out, base):
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        pos = base + counts[c]
+        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+            if a[k] == value:
+                out[pos] = k
+                pos += 1
+
+
+@kernel
+def compact_equal(a, n, value, counts, out, base):
+    """Write every k < n with a[k] == value into out[base:], in increasing order;
+    returns how many. counts : int64[>= ceil(n / CHUNK)] scratch."""
+    _count_equal(a, n, value, counts)
+    total = 0
+    for c in range((n + CHUNK - 1) // CHUNK):
+        m = counts[c]
+        counts[c] = total
+        total += m
+    _scatter_equal(a, n, value, counts, out, base)
+    return total
+
+
+@kernel
+def place(key, n, p, x, y, occ, pool):
+    """Setup: rows 0..n-1 onto n distinct uniformly random cells."""
+    cells = p.width * p.height
+    for c in range(cells):
+        pool[c] = c
+        occ[c] = -1
+    for k in range(n):
+        j = k + np.int64(draw(key, k) % np.uint64(cells - k))
+        pool[k], pool[j] = pool[j], pool[k]
+        x[k] = pool[k] % p.width
+        y[k] = pool[k] // p.width
+        occ[pool[k]] = k
+
+
+@kernel(parallel=True)
+def _vacate(movers, m, x, y, width, occ):
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        for k in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+            r = movers[k]
+            occ[y[r] * width + x[r]] = -1
+
+
+@kernel(parallel=True)
+def _occupy(movers, m, dest, x, y, width, occ):
+    for c in prange((m + CHUNK - 1) // CHUNK):
+        for k in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
+            r = movers[k]
+            cell = dest[k]
+            x[r] = cell % width
+            y[r] = cell // width
+            occ[cell] = r
+
+
+@kernel
+def relocate(key, n, p, happy, x, y, occ, movers, pool, dest, counts):
+    """Every unhappy row moves to a random empty cell, in a random order, as in Mesa
+    (module docstring). occ : int32[cells], the row in each cell or -1; movers, dest :
+    int32[n], pool : int32[cells], counts : int64[chunks] scratch."""
+    m = compact_equal(happy, n, 0, counts, movers, 0)
+    e = compact_equal(occ, p.width * p.height, -1, counts, pool, 0)
+    if m == 0 or e == 0:  # Mesa would search forever for an empty cell
+        return
+    order_key, pick_key = draw(key, 1), draw(key, 2)
+    for k in range(m - 1, 0, -1):
+        j = np.int64(draw(order_key, k) % np.uint64(k + 1))
+        movers[k], movers[j] = movers[j], movers[k]
+    for k in range(m):
+        r = movers[k]
+        j = np.int64(draw(pick_key, k) % np.uint64(e))
+        dest[k] = pool[j]
+        pool[j] = y[r] * p.width + x[r]
+    # Two passes: a cell vacated by one mover may be taken by a later one.
+    _vacate(movers, m, x, y, p.width, occ)
+    _occupy(movers, m, dest, x, y, p.width, occ)
+
+
+@kernel
+def assess(i, key, p, x, y, kind, occ):
+    """(happy, similar): whether row i is happy, and its share of same-type neighbours."""
+    m = 0
+    same = 0
+    for q in range(moore_size(p.radius)):
+        nx, ny = moore_cell(x[i], y[i], p.width, p.height, p.radius, p.torus, q)
+        if nx >= 0:
+            j = occ[ny * p.width + nx]
+            if j >= 0:
+                m += 1
+                if kind[j] == kind[i]:
+                    same += 1
+    share = same / m if m > 0 else 0.0
+    return (1 if share >= p.homophily else 0), share
+
+
+def happy_share(world) -> float:
+    return float(world.columns["happy"].mean())
+
+
+def segregation(world) -> float:
+    return float(world.columns["similar"].mean(dtype=np.float64))
+
+
+def _check(p, agents):
+    for k in ("width", "height", "radius"):
+        if getattr(p, k) < 1:
+            raise ConfigError(f"{k}={getattr(p, k)} must be >= 1", field=k,
+                              value=getattr(p, k), bound=1)
+    if agents > p.width * p.height:
+        raise ConfigError(f"agents={agents} exceed the {p.width * p.height} cells",
+                          field="agents", value=agents, bound=p.width * p.height)
+    for k in ("density", "minority_pc", "homophily"):
+        if not 0.0 <= getattr(p, k) <= 1.0:
+            raise ConfigError(f"{k}={getattr(p, k)} must be in [0, 1]", field=k,
+                              value=getattr(p, k), bound=(0.0, 1.0))
+    if p.torus and min(p.width, p.height) < 2 * p.radius + 1:
+        raise ConfigError("a torus needs width and height >= 2 * radius + 1", field="radius",
+                          value=p.radius)
+
+
+def _cells(p, n):
+    return p.width * p.height
+
+
+MODEL = Model(
+    "schelling",
+    params={"width": 20, "height": 20, "density": 0.8, "minority_pc": 0.5,
+            "homophily": 0.4, "radius": 1, "torus": False},
+    columns=[
+        Column("x", np.int32, 0, "grid column"),
+        Column("y", np.int32, 0, "grid row"),
+        Column("kind", np.int8, init_type, "Mesa's type: 1 minority, 0 majority"),
+        Column("happy", np.int8, 0, "1 when happy after the last assessment"),
+        Column("similar", np.float32, 0.0, "share of same-type neighbours, 0 without any"),
+    ],
+    resources=[
+        Resource("occ", lambda p, n: np.full(_cells(p, n), -1, np.int32), state=True),
+        Resource("movers", lambda p, n: np.zeros(n, np.int32)),
+        Resource("pool", lambda p, n: np.zeros(_cells(p, n), np.int32)),
+        Resource("dest", lambda p, n: np.zeros(n, np.int32)),
+        Resource("counts", lambda p, n: np.zeros(-(-max(n, _cells(p, n)) // CHUNK), np.int64)),
+    ],
+    setup=[
+        Kernel("place", place, writes=("x", "y", "occ", "pool")),
+        Rows("assess_initial", assess, reads=("x", "y", "kind", "occ"),
+             writes=("happy", "similar")),
+    ],
+    systems=[
+        Kernel("relocate", relocate, reads=("happy",),
+               writes=("x", "y", "occ", "movers", "pool", "dest", "counts")),
+        Rows("assess", assess, reads=("x", "y", "kind", "occ"), writes=("happy", "similar")),
+    ],
+    stats={"happy": happy_share, "segregation": segregation},
+    check=_check,
+    doc=__doc__,
+)
+
+
+def agents_for(width: int, height: int, density: float) -> int:
+    """Mesa's expected population: round(density * width * height)."""
+    return int(round(density * width * height))
+
+
+def world(agents: int, seed: int = 0, threads: int | None = None, **params) -> ModelWorld:
+    """A Schelling world of ``agents`` agents; when width/height are not given, a square
+    grid with ``agents ~= density * width * height`` (Mesa's density 0.8 by default)."""
+    density = params.get("density", MODEL.params["density"])
+    if "width" not in params and "height" not in params:
+        side = max(1, int(round((agents / max(density, 1e-9)) ** 0.5)))
+        while side * side < agents:
+            side += 1
+        params["width"] = params["height"] = side
+    return ModelWorld(MODEL, agents, seed=seed, threads=threads, **params)
