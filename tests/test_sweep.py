@@ -231,7 +231,10 @@ def test_a_failure_in_a_worker_process_reaches_the_parent(tmp_path):
     assert info.value.run == 3 and info.value.error == "ArenaExhausted"
     rows = read_results(out)
     assert set(rows["run"]) <= {0, 1, 2, 4}
-    assert (rows["messages_lost"] == 0).all()
+    # Which runs finished before the failure depends on the two workers' timing (none,
+    # on a loaded machine); whatever finished was saved whole.
+    if len(rows):
+        assert (rows["messages_lost"] == 0).all()
 
 
 # ---- the table without pandas ---------------------------------------------------------------
