@@ -11,8 +11,8 @@ checked, not assumed.
 
 from __future__ import annotations
 
-import queue
 import threading
+from queue import Full, Queue
 from concurrent.futures import Future
 
 from .errors import ConfigError, PoolFull
@@ -37,7 +37,7 @@ class BlockingPool:
                                   field=name, value=v, bound=(1, hi))
         self.threads = threads
         self.capacity = queue
-        self._jobs: "queue.Queue" = _queue(queue)
+        self._jobs = Queue(maxsize=queue)
         self._lock = threading.Lock()
         self.running = 0
         self.running_max = 0
@@ -62,7 +62,7 @@ class BlockingPool:
         fut: Future = Future()
         try:
             self._jobs.put((fut, fn, args, kwargs), block=wait, timeout=timeout)
-        except queue.Full:
+        except Full:
             with self._lock:
                 self.rejected += 1
             raise PoolFull(f"the blocking pool's queue is full ({self.capacity} jobs waiting)",
@@ -119,6 +119,3 @@ class BlockingPool:
                     self.running -= 1
                     self.completed += 1
 
-
-def _queue(n):
-    return queue.Queue(maxsize=n)

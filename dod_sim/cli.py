@@ -199,13 +199,14 @@ class _Signals:
 
 def _cmd_run(args) -> int:
     from . import World
-    from .errors import DodSimError
+    from .errors import ConfigError, DodSimError
 
     quiet = args.json
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, file=sys.stderr, **k))
     try:
         if args.snapshot_every is not None and args.snapshot is None:
-            raise _usage("--snapshot-every needs --snapshot PATH")
+            raise ConfigError("--snapshot-every needs --snapshot PATH",
+                              field="--snapshot-every", value=args.snapshot_every)
         say("compiling kernels (first run only; later runs load them from the cache) ...",
             end="", flush=True)
         t0 = time.perf_counter()
@@ -271,12 +272,6 @@ def _format_run(s: dict, choice: dict) -> str:
         f"  machine     cpu {s['cpu_percent']:.1f} %   load imbalance {s['load_imbalance']:.3f}   "
         f"allocations {alloc}   {s['rss_mb']:.0f} MB resident",
     ])
-
-
-def _usage(message):
-    from .errors import ConfigError
-
-    return ConfigError(message)
 
 
 def _cmd_warmup(args) -> int:

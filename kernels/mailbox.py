@@ -37,7 +37,7 @@ from .clock import busy_add, cycles
 
 __all__ = [
     "RECORD", "SIGNED", "TAG", "SHARE", "HINT",
-    "compose", "sign", "record_tick", "record_u32",
+    "compose", "sign", "record_u32",
     "deliver", "DELIVER_COUNTERS", "sum_column",
 ]
 
@@ -63,12 +63,6 @@ def record_u32(rec, off):
 def _put_u32(rec, off, v):
     for i in range(4):
         rec[off + i] = np.uint8((v >> (8 * i)) & 0xFF)
-
-
-@kernel
-def record_tick(rec):
-    """The tick a record was first sent in."""
-    return record_u32(rec, 8)
 
 
 @kernel
