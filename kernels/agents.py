@@ -17,6 +17,7 @@ from ._stack import stack_empty
 from .clock import busy_add, cycles
 from .blake2b_lanes import LANES, hash_group4, hash_group8
 from .mailbox import HINT, SHARE, SIGNED, TAG, compose, record_u32, sum_column
+from .prefetch import prefetch
 from .rng import (
     AMOUNT, HOTSPOT, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TURN, draw, row_key, uniform,
@@ -33,6 +34,9 @@ ACT_COUNTERS = ("read", "tags_rejected", "sent", "entered", "tag_tampered")
 GROUP_LANES = 8 if LANES == 8 else 4
 hash_group = hash_group8 if GROUP_LANES == 8 else hash_group4
 
+# Rows ahead whose cell's cost is prefetched: the cost grid is read at random cells,
+# and with a whole row's steering between two reads the misses would not overlap.
+COST_AHEAD = 8
 
 
 @kernel
@@ -75,6 +79,15 @@ def _wrap(v, side):
     if v >= side:
         v = np.float32(0.0)
     return v
+
+
+@inline
+def _prefetch_cost(cost, fside, x, y, vx, vy, q):
+    """Prefetch the cost of the cell row q reaches moving straight on (its turn is at
+    most a fraction of a cell away, nearly always in the same cache line)."""
+    px = _wrap(x[q] + vx[q], fside)
+    py = _wrap(y[q] + vy[q], fside)
+    prefetch(cost, np.int64(py) * cost.shape[1] + np.int64(px))
 
 
 @kernel
@@ -280,7 +293,12 @@ def act(seed, tick, side, speed, turn_max, send_rate, tag_tamper_rate, hot_targe
         c_rej = 0
         c_sent = 0
         c_ent = 0
+        fside = np.float32(side)
+        for q in range(lo, min(hi, lo + COST_AHEAD)):
+            _prefetch_cost(cost, fside, x, y, vx, vy, q)
         for r in range(lo, hi):
+            if r + COST_AHEAD < hi:
+                _prefetch_cost(cost, fside, x, y, vx, vy, r + COST_AHEAD)
             entered[r] = 0
             fresh[r] = 0
             if alive[r]:
