@@ -103,14 +103,24 @@ class _Telemetry:
         self.busy = z((n, threads), np.int64)
         self.start_busy = z(threads, np.int64)
         self.steady = {}
+        # The counts are stored into this array, not kept as Python ints: an int (or a
+        # dict entry) made after the first count and alive at the second would itself
+        # be counted as a heap block allocated in steady state.
+        self._raw = z(6, np.int64)
 
     def begin_steady(self):
-        self.steady.update(nrt0=runtime.nrt_allocations(), blocks0=runtime.heap_blocks(),
-                           t0=time.perf_counter_ns())
+        raw = self._raw
+        raw[0] = runtime.nrt_allocations()
+        raw[1] = time.perf_counter_ns()
+        raw[2] = runtime.heap_blocks()
 
     def end_steady(self):
-        self.steady.update(nrt1=runtime.nrt_allocations(), blocks1=runtime.heap_blocks(),
-                           t1=time.perf_counter_ns())
+        raw = self._raw
+        raw[5] = runtime.heap_blocks()
+        raw[4] = time.perf_counter_ns()
+        raw[3] = runtime.nrt_allocations()
+        self.steady.update(zip(("nrt0", "t0", "blocks0", "nrt1", "t1", "blocks1"),
+                               raw.tolist()))
 
 
 class World:
