@@ -147,7 +147,7 @@ def tick_benchmark(quick: bool = False, progress=None) -> dict:
     """Everything ``dod-sim bench`` prints, as one dict (``--json`` writes it)."""
     seed_ticks = 200 if quick else 1200
     sizes = SIZES[:2] if quick else SIZES
-    ticks_for = (lambda n: 100) if quick else (lambda n: {3_000: 600, 30_000: 300}.get(n, 30))
+    ticks_for = (lambda n: 100) if quick else (lambda n: {3_000: 600, 30_000: 300}.get(n, 100))
     burst_ticks = 100 if quick else 400
     bar = progress or (lambda *a: None)
     seed = seed_run(seed_ticks, progress=bar("seed", seed_ticks))
