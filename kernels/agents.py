@@ -13,7 +13,6 @@ from numba import prange
 
 from ._bits import bits_from_f32, f32_from_bits
 from ._jit import inline, kernel
-from .angles import atan2, sincos
 from ._stack import stack_empty
 from .clock import busy_add, cycles
 from .blake2b_lanes import LANES, hash_group4, hash_group8
@@ -135,7 +134,7 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_targe
     # b. steer and move
     # The velocity is rotated by the turn, not rebuilt from a heading: one sincos and,
     # only with a target, one atan2 (of the angle between velocity and target) instead
-    # of an atan2 per agent; both small angles, so inline series (.angles), not libm.
+    # of an atan2 per agent, which perf showed as the tick's largest libm cost.
     px = x[r]
     py = y[r]
     ovx = vx[r]
@@ -147,10 +146,11 @@ def _act_row(r, key, side, tiles_per_side, speed, turn_max, send_rate, hot_targe
         cy = np.float32((t // tiles_per_side) * TILE_CELLS) + half
         dx = _torus_delta(cx - px, fside)
         dy = _torus_delta(cy - py, fside)
-        want = atan2(ovx * dy - ovy * dx, ovx * dx + ovy * dy)
+        want = np.float32(math.atan2(ovx * dy - ovy * dx, ovx * dx + ovy * dy))
         tm = np.float32(turn_max)
         turn += min(max(want, -tm), tm)
-    cs, sn = sincos(turn)
+    cs = np.float32(math.cos(turn))
+    sn = np.float32(math.sin(turn))
     nvx = ovx * cs - ovy * sn
     nvy = ovx * sn + ovy * cs
     mag = np.float32(math.sqrt(nvx * nvx + nvy * nvy))
