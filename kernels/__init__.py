@@ -4,3 +4,62 @@ Arrays and scalars in, arrays and integer status codes out; no Python objects, n
 Installed as ``dod_sim.kernels``. Users call the wrappers in ``dod_sim``, which validate
 their input and turn status codes into ``dod_sim.errors`` exceptions.
 """
+
+import hashlib as _hashlib
+import os as _os
+
+_FINGERPRINT = ".dod_sim_kernel_sources"
+
+
+def drop_stale_cache(src_dir: str, cache_dir: str) -> int:
+    """Remove Numba's cache files in ``cache_dir`` when any ``*.py`` of ``src_dir``
+    changed since they were written; returns how many were removed.
+
+    Numba checks only the file that defines a function: a phase kernel in phases.py
+    that inlines code from agents.py keeps the old machine code after agents.py is
+    edited, and a test then runs code that is no longer in the tree. A fingerprint of
+    every kernel source, kept beside the cache, makes any edit drop the whole kernel
+    cache instead (installed copies never change; this is for working trees). A cache
+    that cannot be written is left alone.
+    """
+    h = _hashlib.sha256()
+    for name in sorted(f for f in _os.listdir(src_dir) if f.endswith(".py")):
+        h.update(name.encode())
+        with open(_os.path.join(src_dir, name), "rb") as fh:
+            h.update(fh.read())
+    digest = h.hexdigest()
+    stamp = _os.path.join(cache_dir, _FINGERPRINT)
+    try:
+        with open(stamp) as fh:
+            if fh.read() == digest:
+                return 0
+    except OSError:
+        pass
+    removed = 0
+    try:
+        _os.makedirs(cache_dir, exist_ok=True)
+        for name in _os.listdir(cache_dir):
+            if name.endswith((".nbi", ".nbc")):
+                _os.remove(_os.path.join(cache_dir, name))
+                removed += 1
+        with open(stamp, "w") as fh:
+            fh.write(digest)
+    except OSError:
+        pass
+    return removed
+
+
+def _cache_dir_of(src_dir: str) -> str:
+    """Where Numba caches the functions of ``src_dir``: its ``__pycache__``, or the
+    directory Numba derives under ``NUMBA_CACHE_DIR`` when that is set."""
+    from numba.core import caching, config
+
+    if not config.CACHE_DIR:
+        return _os.path.join(src_dir, "__pycache__")
+    sub = caching.UserProvidedCacheLocator.get_suitable_cache_subpath(
+        _os.path.join(src_dir, "__init__.py"))
+    return _os.path.join(config.CACHE_DIR, sub)
+
+
+drop_stale_cache(_os.path.dirname(_os.path.abspath(__file__)),
+                 _cache_dir_of(_os.path.dirname(_os.path.abspath(__file__))))
