@@ -5,7 +5,17 @@ kernels; mailboxes are bounded rings in one shared pool; scratch memory comes fr
 epoch arena. Start with :class:`World` and :class:`Config`.
 """
 
+import os as _os
+
 from . import runtime as runtime  # first: it fixes the threads' wait policy before numba starts them
+from .kernels import KERNELS_DIR as _KERNELS_DIR
+from .kernels import cache_dir_of as _cache_dir_of
+from .kernels import drop_stale_cache as _drop_stale_cache
+
+# the few kernels defined here (dod_sim.model's) call dod_sim.kernels: see drop_stale_cache
+_HERE = _os.path.dirname(_os.path.abspath(__file__))
+_drop_stale_cache(_HERE, _cache_dir_of(_HERE), depends=(_KERNELS_DIR,))
+
 from .config import Config
 from .errors import (
     ArenaExhausted, ConfigError, DodSimError, SnapshotError, StaleHandle, UnknownAgent,

@@ -290,9 +290,11 @@ def _cmd_warmup(args) -> int:
 def _cache_files():
     from . import kernels
 
-    root = os.path.dirname(kernels.__file__)
+    # compiled functions live beside the kernels and in the package (dod_sim.model's,
+    # the models'), or all under NUMBA_CACHE_DIR
+    package = os.path.dirname(os.path.abspath(__file__))
     cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    roots = [root] if not cache_dir else [cache_dir]
+    roots = [os.path.dirname(kernels.__file__), package] if not cache_dir else [cache_dir]
     found = []
     for base in roots:
         for dirpath, _, files in os.walk(base):

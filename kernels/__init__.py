@@ -11,9 +11,10 @@ import os as _os
 _FINGERPRINT = ".dod_sim_kernel_sources"
 
 
-def drop_stale_cache(src_dir: str, cache_dir: str) -> int:
-    """Remove Numba's cache files in ``cache_dir`` when any ``*.py`` of ``src_dir``
-    changed since they were written; returns how many were removed.
+def drop_stale_cache(src_dir: str, cache_dir: str, depends=()) -> int:
+    """Remove Numba's cache files in ``cache_dir`` when any ``*.py`` of ``src_dir`` or
+    of the directories ``depends`` changed since they were written; returns how many
+    were removed.
 
     Numba checks only the file that defines a function: a phase kernel in phases.py
     that inlines code from agents.py keeps the old machine code after agents.py is
@@ -23,10 +24,11 @@ def drop_stale_cache(src_dir: str, cache_dir: str) -> int:
     that cannot be written is left alone.
     """
     h = _hashlib.sha256()
-    for name in sorted(f for f in _os.listdir(src_dir) if f.endswith(".py")):
-        h.update(name.encode())
-        with open(_os.path.join(src_dir, name), "rb") as fh:
-            h.update(fh.read())
+    for d in (src_dir, *depends):
+        for name in sorted(f for f in _os.listdir(d) if f.endswith(".py")):
+            h.update(name.encode())
+            with open(_os.path.join(d, name), "rb") as fh:
+                h.update(fh.read())
     digest = h.hexdigest()
     stamp = _os.path.join(cache_dir, _FINGERPRINT)
     try:
@@ -49,7 +51,7 @@ def drop_stale_cache(src_dir: str, cache_dir: str) -> int:
     return removed
 
 
-def _cache_dir_of(src_dir: str) -> str:
+def cache_dir_of(src_dir: str) -> str:
     """Where Numba caches the functions of ``src_dir``: its ``__pycache__``, or the
     directory Numba derives under ``NUMBA_CACHE_DIR`` when that is set."""
     from numba.core import caching, config
@@ -61,5 +63,5 @@ def _cache_dir_of(src_dir: str) -> str:
     return _os.path.join(config.CACHE_DIR, sub)
 
 
-drop_stale_cache(_os.path.dirname(_os.path.abspath(__file__)),
-                 _cache_dir_of(_os.path.dirname(_os.path.abspath(__file__))))
+KERNELS_DIR = _os.path.dirname(_os.path.abspath(__file__))
+drop_stale_cache(KERNELS_DIR, cache_dir_of(KERNELS_DIR))
