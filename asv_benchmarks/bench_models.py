@@ -103,3 +103,33 @@ class VersusMesa(ThreadsInSetup):
         return MESA_AGENTS * steps / best
 
     track_ours.unit = "agent-steps/s"
+
+
+class TileworldOnModelAPI:
+    """WORKLOAD.md's tick through the model API (dod_sim.models.tileworld) against
+    dod_sim.World, both measured here on every core."""
+
+    params = [3_000, 30_000]
+    param_names = ["agents"]
+    timeout = 900  # a cold cache compiles every phase for the model's layout (~1 min)
+    number = 1
+    repeat = 1
+
+    def setup(self, agents):
+        if quick_mode() and agents > 3_000:
+            raise NotImplementedError(f"{agents} agents: skipped in quick mode")
+        from dod_sim.bench_models import tileworld_vs_world
+
+        self.result = tileworld_vs_world(agents, quick=quick_mode(), repeat=2)
+
+    def track_model_api_agent_ticks_per_s(self, agents):
+        return self.result["model_api_agent_ticks_per_s"]
+
+    track_model_api_agent_ticks_per_s.unit = "agent-ticks/s"
+
+    def track_ratio_to_world(self, agents):
+        """Model API over World: 1.0 means the API costs nothing."""
+        r = self.result
+        return r["model_api_agent_ticks_per_s"] / r["world_agent_ticks_per_s"]
+
+    track_ratio_to_world.unit = "ratio"

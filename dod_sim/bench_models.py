@@ -167,16 +167,47 @@ def _mesa(name: str, agents: int, budget_s: float) -> float:
 
 
 def compile_seconds() -> dict:
-    """Seconds to build each model's first small world and run 2 steps in this process:
-    a cold compile on an empty cache, a cache load otherwise."""
-    from .models import MODELS
+    """Seconds to build each model's first small world and run 2 steps in this process
+    (the reference models and the tileworld): a cold compile on an empty cache, a cache
+    load otherwise."""
+    from .models import MODELS, tileworld
 
     out = {}
-    for name, mod in MODELS.items():
+    for name, mod in {**MODELS, "tileworld": tileworld}.items():
         t = time.perf_counter()
         mod.world(256, seed=1).run(2)
         out[name] = time.perf_counter() - t
     return out
+
+
+TILEWORLD_SIZES = (3_000, 30_000)
+
+
+def tileworld_vs_world(agents: int, quick: bool, repeat: int) -> dict:
+    """agent-ticks/s of WORKLOAD.md's tick through the model API
+    (``dod_sim.models.tileworld``) and through ``dod_sim.World``, same seed, every core,
+    best of ``repeat`` timed runs each, alternating."""
+    from .config import Config
+    from .models import tileworld
+    from .world import World
+
+    ticks = _steps_for(agents, quick)
+    threads = runtime.default_threads()
+    model = tileworld.world(agents, seed=1, threads=threads)
+    world = World(Config(agents=agents, seed=1, threads=threads))
+    model.run(2, stats=False)  # warm: compiled or loaded, pages touched
+    world.run(2)
+    best = {"model": math.inf, "world": math.inf}
+    for _ in range(repeat):
+        t = time.perf_counter()
+        model.run(ticks, stats=False)
+        best["model"] = min(best["model"], time.perf_counter() - t)
+        t = time.perf_counter()
+        world.run(ticks)
+        best["world"] = min(best["world"], time.perf_counter() - t)
+    return {"threads": threads, "ticks": ticks,
+            "model_api_agent_ticks_per_s": agents * ticks / best["model"],
+            "world_agent_ticks_per_s": agents * ticks / best["world"]}
 
 
 def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
@@ -187,7 +218,8 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
 
     Returns ``{"models": {name: {str(agents): {"agent_steps_per_s": float,
     "mesa_agent_steps_per_s": float (only where Mesa ran), "threads": int}}},
-    "machine": {...}, "compile_s": {name: s}, "settings": {...}}``; ``threads`` is the
+    "tileworld": {str(agents): tileworld_vs_world(...)}, "machine": {...},
+    "compile_s": {name: s}, "settings": {...}}``; ``threads`` is the
     world's default (one thread for a world of one chunk, see ``ModelWorld``).
     ``progress(text)`` is called before each measurement.
     """
@@ -211,6 +243,11 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
                     progress(f"{name} {agents:,} (Mesa)")
                 row["mesa_agent_steps_per_s"] = _mesa(name, agents, budget)
             rows[str(agents)] = row
+    result["tileworld"] = {}
+    for agents in TILEWORLD_SIZES[:1] if quick else TILEWORLD_SIZES:
+        if progress is not None:
+            progress(f"tileworld {agents:,} (model API and World)")
+        result["tileworld"][str(agents)] = tileworld_vs_world(agents, quick, repeat)
     import numba
 
     info = runtime.info()
@@ -251,6 +288,11 @@ def format_models(result: dict) -> str:
             ratio = f"{ours / theirs:,.0f}x" if theirs else "-"
             lines.append(f"{name:<10} {int(agents):>10,} {row.get('threads', ''):>7} "
                          f"{_rate(ours):>12} {_rate(theirs):>12} {ratio:>9}")
+    for agents, row in result.get("tileworld", {}).items():
+        a, b = row["model_api_agent_ticks_per_s"], row["world_agent_ticks_per_s"]
+        lines.append(f"tileworld {int(agents):>10,} {row['threads']:>7} "
+                     f"{_rate(a):>12} {'World ' + _rate(b):>12} {a / b:>8.2f}x"
+                     "   (WORKLOAD.md's tick on the model API against dod_sim.World)")
     if result.get("compile_s"):
         lines.append("first world (compile or cache load): " + ", ".join(
             f"{k} {v:.1f} s" for k, v in result["compile_s"].items()))

@@ -132,13 +132,21 @@ class Kernel:
 
 @dataclass(frozen=True)
 class Resource:
-    """A non-row value: ``make(p, agents)`` returns an array or a NamedTuple of arrays.
+    """A non-row value: ``make(p, agents)`` (or ``make(p, agents, seed)``, for a
+    resource drawn from the world's seed) returns an array or a NamedTuple of arrays.
     ``state``: part of the world's state (an occupancy grid), hashed by
     ``state_digest``; otherwise scratch rebuilt by the systems (an index)."""
 
     name: str
     make: Callable
     state: bool = False
+
+
+def _takes_seed(make) -> bool:
+    try:
+        return len(inspect.signature(make).parameters) >= 3
+    except (TypeError, ValueError):  # a builtin without a signature: make(p, agents)
+        return False
 
 
 def _is_numba(fn) -> bool:
@@ -574,7 +582,8 @@ class ModelWorld:
         for c in model.columns:
             shape = (2, n) if c.name in model.double else (n,)
             self._store[c.name] = np.zeros(shape, np.dtype(c.dtype))
-        self._res = {r.name: r.make(self.params, n) for r in model.resources}
+        self._res = {r.name: r.make(self.params, n, self.seed) if _takes_seed(r.make)
+                     else r.make(self.params, n) for r in model.resources}
         for s in model.systems + model.setup:
             if isinstance(s, Rows) and s.order and not isinstance(self._res[s.order],
                                                                   _nb.CellIndex):

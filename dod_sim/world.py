@@ -82,6 +82,77 @@ def _derive_key(seed: int, purpose: bytes) -> bytes:
     return hashlib.blake2b(purpose, key=seed.to_bytes(8, "little"), digest_size=32).digest()
 
 
+def derive_keys(seed: int) -> tuple[bytes, bytes]:
+    """(tile key, message key) of a world of ``seed``: 32 bytes each, BLAKE2b-derived."""
+    return _derive_key(seed, b"dod_sim tile key"), _derive_key(seed, b"dod_sim message key")
+
+
+def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
+    """Every array of a world of ``cfg`` (the names and dtypes of ``state.FIELDS``),
+    zeroed, with the parameters in ``pi``/``pf`` and the key schedules filled in.
+    ``init_world`` then spawns the agents and verifies the initial map."""
+    n = cfg.rows
+    chunk = AGENT_CHUNK
+    n_chunks = -(-n // chunk)
+    dchunk = _dchunk(n)
+    nd = -(-n // dchunk)
+    P = cfg.pool
+    tiles_per_side = cfg.side // 16
+    pi = np.zeros(len(PI), np.int64)
+    pi[PI.SEED] = cfg.seed
+    pi[PI.SIDE] = cfg.side
+    pi[PI.TILES_PER_SIDE] = tiles_per_side
+    pi[PI.TILE_UPDATES] = cfg.tile_updates
+    pi[PI.MAILBOX] = cfg.mailbox
+    pi[PI.BUDGET] = cfg.inbox_budget
+    pi[PI.CHUNK] = chunk
+    pi[PI.DCHUNK] = dchunk
+    pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
+    pi[PI.ALGO] = 0 if cfg.tile_algo == "blake2b" else 1
+    pi[PI.HOT_START] = cfg.hotspot_start
+    pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
+    pi[PI.HOT_TARGET] = cfg.hotspot_target
+    pi[PI.HOT_EVERY] = cfg.hotspot_every
+    pf = np.zeros(len(PF), np.float64)
+    pf[PF.SPEED] = cfg.speed
+    pf[PF.TURN_MAX] = cfg.turn_max
+    pf[PF.SEND_RATE] = cfg.send_rate
+    pf[PF.TAMPER_RATE] = cfg.tamper_rate
+    pf[PF.TAG_TAMPER_RATE] = cfg.tag_tamper_rate
+    pf[PF.KILL_RATE] = cfg.kill_rate
+    pf[PF.ENERGY] = cfg.energy
+    pf[PF.HOT_SHARE] = cfg.hotspot_share
+    msg_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
+    k_blake2b.key_schedule(np.frombuffer(message_key, np.uint8).copy(), 16, msg_ks)
+    tile_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
+    k_blake2b.key_schedule(np.frombuffer(tile_key, np.uint8).copy(), 32, tile_ks)
+    tile_hmac_ks = np.zeros(16, np.uint32)
+    k_sha256.hmac_key_schedule(np.frombuffer(tile_key, np.uint8).copy(), tile_hmac_ks)
+    U = cfg.tile_updates
+    T = cfg.n_tiles
+    z = np.zeros
+    return dict(
+        pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
+        tmp=z(8, np.int64), gauges=z(len(G), np.int64),
+        busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
+        **agent_columns(n),
+        pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
+        d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
+        d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
+        d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
+        d_by_recipient=z(n, np.int32), d_keys=z(n, np.int64),
+        d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
+        d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
+        chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
+        tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 5), np.int64),
+        records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
+        cost=z((cfg.side, cfg.side), np.uint8),
+        stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
+        stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
+        arena=zeroed_pages(cfg.arena), arena_meta=z(k_arena.META, np.int64),
+    )
+
+
 class _Telemetry:
     """The per-tick arrays of one run, allocated before its first tick.
 
@@ -147,9 +218,8 @@ class World:
                 field="capacity", value=cfg.rows, bound=have,
             )
         self.threads, self.threads_choice = pacing.choose_threads(cfg)
-        self.tile_key = _derive_key(cfg.seed, b"dod_sim tile key")
-        self.message_key = _derive_key(cfg.seed, b"dod_sim message key")
-        self._arrays = self._allocate(cfg)
+        self.tile_key, self.message_key = derive_keys(cfg.seed)
+        self._arrays = allocate(cfg, self.tile_key, self.message_key)
         self._state = state.make(self._arrays)
         self.schedule = schedule_for(cfg)
         # Load every phase's machine code now (from the cache, or compiled): a phase's
@@ -165,70 +235,6 @@ class World:
         # A sequence count, odd while a tick runs: another thread copies state between
         # ticks without a lock by retrying when it changed under it (a seqlock).
         self._seq = 0
-
-    # ---- allocation -------------------------------------------------------------------
-
-    def _allocate(self, cfg: Config) -> dict:
-        n = cfg.rows
-        chunk = AGENT_CHUNK
-        n_chunks = -(-n // chunk)
-        dchunk = _dchunk(n)
-        nd = -(-n // dchunk)
-        P = cfg.pool
-        tiles_per_side = cfg.side // 16
-        pi = np.zeros(len(PI), np.int64)
-        pi[PI.SEED] = cfg.seed
-        pi[PI.SIDE] = cfg.side
-        pi[PI.TILES_PER_SIDE] = tiles_per_side
-        pi[PI.TILE_UPDATES] = cfg.tile_updates
-        pi[PI.MAILBOX] = cfg.mailbox
-        pi[PI.BUDGET] = cfg.inbox_budget
-        pi[PI.CHUNK] = chunk
-        pi[PI.DCHUNK] = dchunk
-        pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
-        pi[PI.ALGO] = 0 if cfg.tile_algo == "blake2b" else 1
-        pi[PI.HOT_START] = cfg.hotspot_start
-        pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
-        pi[PI.HOT_TARGET] = cfg.hotspot_target
-        pi[PI.HOT_EVERY] = cfg.hotspot_every
-        pf = np.zeros(len(PF), np.float64)
-        pf[PF.SPEED] = cfg.speed
-        pf[PF.TURN_MAX] = cfg.turn_max
-        pf[PF.SEND_RATE] = cfg.send_rate
-        pf[PF.TAMPER_RATE] = cfg.tamper_rate
-        pf[PF.TAG_TAMPER_RATE] = cfg.tag_tamper_rate
-        pf[PF.KILL_RATE] = cfg.kill_rate
-        pf[PF.ENERGY] = cfg.energy
-        pf[PF.HOT_SHARE] = cfg.hotspot_share
-        msg_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
-        k_blake2b.key_schedule(np.frombuffer(self.message_key, np.uint8).copy(), 16, msg_ks)
-        tile_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
-        k_blake2b.key_schedule(np.frombuffer(self.tile_key, np.uint8).copy(), 32, tile_ks)
-        tile_hmac_ks = np.zeros(16, np.uint32)
-        k_sha256.hmac_key_schedule(np.frombuffer(self.tile_key, np.uint8).copy(), tile_hmac_ks)
-        U = cfg.tile_updates
-        T = cfg.n_tiles
-        z = np.zeros
-        return dict(
-            pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
-            tmp=z(8, np.int64), gauges=z(len(G), np.int64),
-            busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
-            **agent_columns(n),
-            pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
-            d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
-            d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
-            d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
-            d_by_recipient=z(n, np.int32), d_keys=z(n, np.int64),
-            d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
-            d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
-            chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
-            tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 5), np.int64),
-            records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
-            cost=z((cfg.side, cfg.side), np.uint8),
-            stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
-            stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
-            arena=zeroed_pages(cfg.arena), arena_meta=z(k_arena.META, np.int64),
-        )
 
     # ---- reading the state -------------------------------------------------------------
 
