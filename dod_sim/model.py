@@ -26,6 +26,10 @@ Systems are Numba functions of two kinds:
 row, system): draw values from it with ``rng.uniform(key, stream)`` / ``rng.draw``.
 ``p`` is the model's parameters as a NamedTuple (``p.width``).
 
+Messages between agents: :mod:`dod_sim.messages` gives a model the engine's bounded
+mailboxes (a ``Mailboxes`` resource), its delivery kernel (a ``Deliver`` system) and
+``post`` / ``inbox`` for the systems that send and read.
+
 Conflicts are resolved by construction: a per-row system never writes another row,
 so two rows that want the same thing (a cell, a recipient) write proposals into their
 own rows, and a later system resolves them, either per row (each row gathers the
