@@ -171,9 +171,12 @@ def post(m, sender, recipient, kind, body):
     """From a compiled system: put a message from ``sender`` to ``recipient`` in the
     sender's outgoing slot; ``kind`` (0..65535) and ``body`` (a uint32 value) go in the
     record's header and first body word. Returns False, and posts nothing, while the
-    sender still holds an undelivered message (backpressure) or the recipient is not
-    a row. Only one system should post for a given sender in a tick."""
-    if m.out_pending[sender] != 0 or recipient < 0 or recipient >= m.out_to.shape[0]:
+    sender still holds an undelivered message (backpressure). A recipient that is not
+    a row raises IndexError (a bug in the calling system, not backpressure). Only one
+    system should post for a given sender in a tick."""
+    if recipient < 0 or recipient >= m.out_to.shape[0]:
+        raise IndexError("dod_sim.messages.post: recipient is not a row of the world")
+    if m.out_pending[sender] != 0:
         return False
     tick = m.meta[TICK]
     _mb.compose(m.out_rec[sender], kind, sender, tick, m.seq[sender], np.int64(body))

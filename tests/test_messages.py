@@ -107,6 +107,20 @@ def test_same_digest_on_any_thread_count():
     assert len(digests) == 1
 
 
+@njit
+def _post_to(m, recipient):
+    return post(m, 0, recipient, 1, 7)
+
+
+def test_post_refuses_a_second_message_and_rejects_a_bad_recipient():
+    m = mailboxes(4, bound=2)
+    assert _post_to(m, 3) and not _post_to(m, 2)  # held until delivered: backpressure
+    assert m.out_to[0] == 3 and m.out_pending.tolist() == [1, 0, 0, 0]
+    for bad in (-1, 4):
+        with pytest.raises(IndexError, match="recipient is not a row"):
+            _post_to(mailboxes(4), bad)
+
+
 def test_bad_sizes_name_the_field():
     with pytest.raises(ConfigError) as err:
         mailboxes(10, bound=0)
