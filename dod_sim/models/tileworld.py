@@ -156,75 +156,53 @@ def _state(x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, se
         w.stage_ok, w.stage_ids, w.stage_tampered, w.arena, w.arena_meta)
 
 
-# One system per phase: fn(key, n, p, *COLUMNS, world). The key is unused: the phases
-# draw from rng.row_key(seed, tick, row) with the world's own seed and tick, as World does.
+# One system per phase: fn(key, n, p, *COLUMNS, world), the arrays passed on as
+# ``_state(*a)``. The key is unused: the phases draw from rng.row_key(seed, tick, row)
+# with the world's own seed and tick, as World does.
 
 @kernel
-def init(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-         entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
+def init(key, n, p, *a):
     """Setup: spawn n agents into rows 0..n-1, sign and verify the initial map."""
-    phases.init_world(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                             cache_epoch, seq, entered, fresh, mb_start, mb_count, out_to,
-                             out_tick, out_pending, w), n)
+    phases.init_world(_state(*a), n)
 
 
 @kernel
-def tile_refresh(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch,
-                 seq, entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    phases.tile_refresh(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                               cache_epoch, seq, entered, fresh, mb_start, mb_count, out_to,
-                               out_tick, out_pending, w))
+def tile_refresh(key, n, p, *a):
+    phases.tile_refresh(_state(*a))
 
 
 @kernel
-def tile_verify(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch,
-                seq, entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    phases.tile_verify(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                              cache_epoch, seq, entered, fresh, mb_start, mb_count, out_to,
-                              out_tick, out_pending, w))
+def tile_verify(key, n, p, *a):
+    phases.tile_verify(_state(*a))
 
 
 @kernel
-def act(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-        entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    phases.agents_act(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                             cache_epoch, seq, entered, fresh, mb_start, mb_count, out_to,
-                             out_tick, out_pending, w))
+def act(key, n, p, *a):
+    phases.agents_act(_state(*a))
 
 
 @kernel
-def arena(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-          entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
+def arena(key, n, p, *a):
     # An exhausted arena is a status in w.status and a counter, as in World, which
     # raises ArenaExhausted from them; a model run reports it in counters only.
-    phases.arena_slice(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                              cache_epoch, seq, entered, fresh, mb_start, mb_count, out_to,
-                              out_tick, out_pending, w))
+    phases.arena_slice(_state(*a))
 
 
 @kernel
-def deliver(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-            entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    phases.deliver_messages(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                                   cache_epoch, seq, entered, fresh, mb_start, mb_count,
-                                   out_to, out_tick, out_pending, w))
+def deliver(key, n, p, *a):
+    phases.deliver_messages(_state(*a))
 
 
 @kernel
-def chaos(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-          entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    if w.pf[PF.KILL_RATE] > 0:  # World leaves the phase out of its schedule then
-        phases.chaos_kill_spawn(_state(x, y, vx, vy, energy, tile, target, alive, cache_off,
-                                       cache_epoch, seq, entered, fresh, mb_start, mb_count,
-                                       out_to, out_tick, out_pending, w))
+def chaos(key, n, p, *a):
+    s = _state(*a)
+    if s.pf[PF.KILL_RATE] > 0:  # World leaves the phase out of its schedule then
+        phases.chaos_kill_spawn(s)
 
 
 @kernel
-def end(key, n, p, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq,
-        entered, fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    phases.end_tick(_state(x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch,
-                           seq, entered, fresh, mb_start, mb_count, out_to, out_tick,
-                           out_pending, w))
+def end(key, n, p, *a):
+    phases.end_tick(_state(*a))
 
 
 def _system(name, fn):
