@@ -33,6 +33,7 @@ import numpy as np
 from numba import prange
 
 from ._jit import inline, kernel
+from .rng import below
 
 __all__ = [
     "CHUNK", "BLOCKS", "CellIndex", "torus_delta", "cell_of", "index_points", "index_grid",
@@ -328,17 +329,19 @@ def moore_cell(x, y, width, height, radius, torus, q):
 @kernel
 def moore_pick(x, y, width, height, radius, torus, u):
     """A uniformly chosen cell of the Moore neighbourhood of (x, y) (centre excluded),
-    given a uniform uint64 ``u``: the (u mod m)-th of its m cells that lie on the grid.
-    Returns (x, y) itself when the neighbourhood is empty (a 1 x 1 grid)."""
+    given a uniform uint64 ``u``: the ``below(u, m)``-th of its m cells that lie on the
+    grid. Returns (x, y) itself when the neighbourhood is empty (a 1 x 1 grid)."""
     size = moore_size(radius)
-    m = 0
+    if torus or (radius <= x < width - radius and radius <= y < height - radius):
+        return moore_cell(x, y, width, height, radius, torus, below(u, size))
+    m = 0  # at the border: count the cells on the grid, then walk to the pick
     for q in range(size):
         nx, ny = moore_cell(x, y, width, height, radius, torus, q)
         if nx >= 0:
             m += 1
     if m == 0:
         return x, y
-    pick = np.int64(u % np.uint64(m))
+    pick = below(u, m)
     for q in range(size):
         nx, ny = moore_cell(x, y, width, height, radius, torus, q)
         if nx >= 0:
