@@ -20,8 +20,8 @@ from dod_sim.errors import ConfigError
 from dod_sim.kernels import neighbours as nb
 from dod_sim.kernels.rng import draw, uniform
 from dod_sim.model import (
-    Column, Kernel, Model, ModelWorld, Resource, Rows, cache_dir, grid_index, params_class,
-    points_index,
+    Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, cache_dir, grid_index,
+    params_class, points_index,
 )
 
 # ---- a tiny model: a random walk on a ring, a shift, and a whole-column total ----------
@@ -43,6 +43,11 @@ def init_x(i, key, p):
 
 
 @njit
+def mean(n, p, x):
+    return x.mean()
+
+
+@njit
 def total(key, n, p, x, out):
     acc = 0
     for i in range(n):
@@ -61,9 +66,12 @@ WALK = Model(
         Rows("shift", shift, reads=("s",), writes=("s",)),
         Kernel("total", total, reads=("x",), writes=("sum",)),
     ],
-    stats={"mean_x": lambda w: float(w.columns["x"].mean()),
-           "sum": lambda w: float(w.resources["sum"][0])},
+    stats={"mean_x": Stat(mean, reads=("x",)),  # compiled
+           "sum": lambda w: float(w.resources["sum"][0])},  # Python, between steps
 )
+COMPILED = Model("test_walk_compiled", params=WALK.params, columns=WALK.columns,
+                 resources=WALK.resources, systems=WALK.systems,
+                 stats={"mean_x": WALK.stats["mean_x"]})
 
 
 def walk_world(n=3000, seed=1, threads=None, **kw):
@@ -80,7 +88,17 @@ def test_run_returns_a_table_of_model_statistics_per_step():
     t2 = w.run(2)
     assert t2["step"].tolist() == [5, 6] and w.tick == 6
     assert list(w.run(3, stats=False)) == ["step"]
-    assert w.stats()["mean_x"] == pytest.approx(w.columns["x"].mean())
+    assert w.stats() == {"mean_x": pytest.approx(w.columns["x"].mean()),
+                         "sum": w.columns["x"].sum()}
+
+
+def test_compiled_statistics_in_one_call_equal_those_taken_step_by_step():
+    a = ModelWorld(COMPILED, 3000, seed=4)
+    b = walk_world(seed=4)
+    whole = a.run(5)["mean_x"]  # one compiled call
+    stepped = [b.run(1)["mean_x"][0] for _ in range(5)]  # one call each, with Python "sum"
+    assert whole.tolist() == stepped and whole[-1] == a.stats()["mean_x"]
+    assert whole[-1] == pytest.approx(a.columns["x"].mean())
 
 
 def test_columns_are_read_only_views_of_the_current_buffer():
@@ -146,13 +164,14 @@ def test_params_are_a_namedtuple_that_any_process_can_unpickle():
     assert cls is params_class({"width": "int", "rate": "float", "flag": "bool"})
 
 
-def test_no_allocation_grows_with_the_number_of_ticks():
-    w = walk_world(n=5000)
-    w.run(2, stats=False)
+@pytest.mark.parametrize("stats", [False, True])
+def test_no_allocation_grows_with_the_number_of_ticks(stats):
+    w = ModelWorld(COMPILED, 5000, seed=1)
+    w.run(2, stats=stats)
     counts = []
     for steps in (1, 40):
         before = runtime.nrt_allocations()
-        w.run(steps, stats=False)
+        w.run(steps, stats=stats)
         counts.append(runtime.nrt_allocations() - before)
     if counts[0] < 0:
         pytest.skip("this Numba keeps no allocation statistics")
@@ -169,8 +188,8 @@ def test_the_generated_module_loads_from_the_disk_cache_in_a_new_process():
         import test_model_api as t
         w = t.walk_world(n=10)
         w.run(1)
-        print(sum(w._mod.run_ticks.stats.cache_hits.values()),
-              sum(w._mod.run_ticks.stats.cache_misses.values()))
+        f = w._mod.run_ticks_stats  # what run(1) with a compiled statistic calls
+        print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ)).stdout.split()
@@ -199,6 +218,11 @@ def test_the_generated_module_loads_from_the_disk_cache_in_a_new_process():
     (lambda: Model("m", params={"x": 1}, columns=[Column("x", np.int64)]), "columns"),
     (lambda: Model("m", columns=[Column("not ok", np.int64)]), "columns"),
     (lambda: Model("m", params={"w": "wide"}), "w"),
+    (lambda: Model("m", columns=[Column("x", np.int64)],
+                   stats={"s": Stat(lambda n, p, x: 0.0, reads=("x",))}), "stats.s.fn"),
+    (lambda: Model("m", columns=[Column("x", np.int64)],
+                   stats={"s": Stat(mean, reads=("y",))}), "stats.s"),
+    (lambda: Model("m", columns=[Column("x", np.int64)], stats={"s": 0.5}), "stats.s"),
 ])
 def test_bad_declarations_name_their_field(build, field):
     with pytest.raises(ConfigError) as e:

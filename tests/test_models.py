@@ -59,7 +59,20 @@ def test_gini_is_mesas_formula():
     x = sorted(w.columns["wealth"].tolist())
     n = len(x)
     b = sum(xi * (n - i) for i, xi in enumerate(x)) / (n * sum(x))
-    assert wealth.gini(w) == pytest.approx(1 + 1 / n - 2 * b, abs=1e-12)
+    assert w.stats()["gini"] == pytest.approx(1 + 1 / n - 2 * b, abs=1e-12)
+
+
+def test_compiled_statistics_are_numpys_on_the_columns():
+    s = schelling.world(2000, seed=5)
+    s.run(2, stats=False)
+    assert s.stats() == pytest.approx({"happy": s.columns["happy"].mean(),
+                                       "segregation": s.columns["similar"].mean(dtype=float)})
+    b = boids.world(2000, seed=5)
+    b.run(3, stats=False)
+    hx, hy = b.columns["hx"], b.columns["hy"]
+    norm = np.hypot(hx, hy)
+    want = np.hypot((hx / norm).mean(), (hy / norm).mean())
+    assert (norm > 0).all() and b.stats()["alignment"] == pytest.approx(want, rel=1e-12)
 
 
 # ---- schelling ------------------------------------------------------------------------------

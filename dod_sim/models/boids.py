@@ -34,7 +34,9 @@ from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.neighbours import offset, query_span, span_cell
 from ..kernels.rng import uniform
-from ..model import Column, IndexPoints, Model, ModelWorld, Resource, Rows, points_index
+from ..model import (
+    Column, IndexPoints, Model, ModelWorld, Resource, Rows, Stat, points_index,
+)
 
 __all__ = ["MODEL", "world", "alignment", "side_for"]
 
@@ -99,12 +101,17 @@ def flock(i, key, p, x, y, hx, hy, ix):
             dxi, dyi)
 
 
-def alignment(world) -> float:
-    """Length of the mean unit direction, in [0, 1]."""
-    hx, hy = world.columns["hx"], world.columns["hy"]
-    norm = np.hypot(hx, hy)
-    norm[norm == 0] = 1.0
-    return float(np.hypot((hx / norm).mean(), (hy / norm).mean()))
+@kernel
+def alignment(n, p, hx, hy):
+    """Length of the mean unit direction, in [0, 1] (a zero heading counts as zero)."""
+    sx = 0.0
+    sy = 0.0
+    for i in range(n):
+        norm = math.hypot(hx[i], hy[i])
+        if norm > 0.0:
+            sx += hx[i] / norm
+            sy += hy[i] / norm
+    return math.hypot(sx / n, sy / n)
 
 
 def _check(p, agents):
@@ -132,7 +139,7 @@ MODEL = Model(
         Rows("flock", flock, reads=("x", "y", "hx", "hy", "index"),
              writes=("x", "y", "hx", "hy"), order="index"),
     ],
-    stats={"alignment": alignment},
+    stats={"alignment": Stat(alignment, reads=("hx", "hy"))},
     check=_check,
     doc=__doc__,
 )

@@ -38,7 +38,7 @@ from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.neighbours import moore_cell, moore_size
 from ..kernels.rng import draw, uniform
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
 
 __all__ = ["MODEL", "world", "happy_share", "segregation", "agents_for"]
 
@@ -158,12 +158,22 @@ def assess(i, key, p, x, y, kind, occ):
     return (1 if share >= p.homophily else 0), share
 
 
-def happy_share(world) -> float:
-    return float(world.columns["happy"].mean())
+@kernel
+def happy_share(n, p, happy):
+    """Share of happy agents."""
+    total = 0
+    for i in range(n):
+        total += happy[i]
+    return total / n
 
 
-def segregation(world) -> float:
-    return float(world.columns["similar"].mean(dtype=np.float64))
+@kernel
+def segregation(n, p, similar):
+    """Mean share of same-type neighbours."""
+    total = 0.0
+    for i in range(n):
+        total += similar[i]
+    return total / n
 
 
 def _check(p, agents):
@@ -215,7 +225,8 @@ MODEL = Model(
                writes=("x", "y", "occ", "movers", "pool", "dest", "counts")),
         Rows("assess", assess, reads=("x", "y", "kind", "occ"), writes=("happy", "similar")),
     ],
-    stats={"happy": happy_share, "segregation": segregation},
+    stats={"happy": Stat(happy_share, reads=("happy",)),
+           "segregation": Stat(segregation, reads=("similar",))},
     check=_check,
     doc=__doc__,
 )
