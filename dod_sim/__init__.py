@@ -20,7 +20,7 @@ from .config import Config
 from .errors import (
     ArenaExhausted, ConfigError, DodSimError, SnapshotError, StaleHandle, UnknownAgent,
 )
-from .model import Column, Kernel, Model, ModelWorld, Resource, Rows
+from .model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
 from .report import Report
 from .world import World
 
@@ -29,5 +29,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Config", "World", "Report", "DodSimError", "ConfigError", "ArenaExhausted",
     "StaleHandle", "UnknownAgent", "SnapshotError", "Model", "ModelWorld", "Column", "Rows",
-    "Kernel", "Resource", "__version__",
+    "Kernel", "Resource", "Stat", "__version__",
 ]

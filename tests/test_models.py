@@ -100,17 +100,22 @@ def test_schelling_one_agent_per_cell_and_the_happy_share_rises():
     assert table["happy"][-1] >= table["happy"][0]
 
 
-def test_schelling_happiness_is_mesas_rule():
-    w = schelling.world(300, seed=5, width=20, height=20)
+@pytest.mark.parametrize("radius, torus", [(1, False), (2, False), (2, True), (3, True)])
+def test_schelling_happiness_is_mesas_rule(radius, torus):
+    w = schelling.world(300, seed=5, width=20, height=20, radius=radius, torus=torus)
     w.run(2, stats=False)
     c, p = w.columns, w.params
     grid = -np.ones((p.width, p.height), np.int64)
     grid[c["x"], c["y"]] = np.arange(w.agents)
+    r = radius
     for i in range(w.agents):
         x, y = c["x"][i], c["y"][i]
-        nbrs = [grid[a, b] for a in range(x - 1, x + 2) for b in range(y - 1, y + 2)
-                if (a, b) != (x, y) and 0 <= a < p.width and 0 <= b < p.height
-                and grid[a, b] >= 0]
+        cells = [(a, b) for a in range(x - r, x + r + 1) for b in range(y - r, y + r + 1)
+                 if (a, b) != (x, y)]
+        if torus:
+            cells = [(a % p.width, b % p.height) for a, b in cells]
+        nbrs = [grid[a, b] for a, b in cells
+                if 0 <= a < p.width and 0 <= b < p.height and grid[a, b] >= 0]
         share = sum(c["kind"][j] == c["kind"][i] for j in nbrs) / len(nbrs) if nbrs else 0.0
         assert c["similar"][i] == pytest.approx(share, abs=1e-6)
         assert c["happy"][i] == (share >= p.homophily)

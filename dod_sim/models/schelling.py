@@ -36,7 +36,6 @@ from numba import prange
 
 from ..errors import ConfigError
 from ..kernels._jit import kernel
-from ..kernels.neighbours import moore_cell, moore_size
 from ..kernels.rng import draw, uniform
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
 
@@ -143,17 +142,31 @@ def relocate(key, n, p, happy, x, y, occ, movers, pool, dest, counts):
 
 @kernel
 def assess(i, key, p, x, y, kind, occ):
-    """(happy, similar): whether row i is happy, and its share of same-type neighbours."""
+    """(happy, similar): whether row i is happy, and its share of same-type neighbours.
+
+    Walks the Moore neighbourhood row by row of the grid (the count does not depend on
+    the order): moore_cell's q -> (dx, dy) divisions took half of this system's time."""
+    r, w, h = p.radius, p.width, p.height
+    xi, yi, ki = x[i], y[i], kind[i]
     m = 0
     same = 0
-    for q in range(moore_size(p.radius)):
-        nx, ny = moore_cell(x[i], y[i], p.width, p.height, p.radius, p.torus, q)
-        if nx >= 0:
-            j = occ[ny * p.width + nx]
-            if j >= 0:
+    for dy in range(-r, r + 1):
+        ny = yi + dy
+        if p.torus:  # width, height >= 2r + 1: one wrap at most
+            ny = ny + h if ny < 0 else ny - h if ny >= h else ny
+        elif ny < 0 or ny >= h:
+            continue
+        base = ny * w
+        for dx in range(-r, r + 1):
+            nx = xi + dx
+            if p.torus:
+                nx = nx + w if nx < 0 else nx - w if nx >= w else nx
+            elif nx < 0 or nx >= w:
+                continue
+            j = occ[base + nx]
+            if j >= 0 and (dx != 0 or dy != 0):
                 m += 1
-                if kind[j] == kind[i]:
-                    same += 1
+                same += kind[j] == ki
     share = same / m if m > 0 else 0.0
     return (1 if share >= p.homophily else 0), share
 
