@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World
+from dod_sim.kernels.agents import _toward
 from dod_sim.tiles import decode_payload, split_record
 
 SUMMARY_KEYS = {
@@ -255,3 +256,30 @@ def test_memory_refused_with_numbers():
     with pytest.raises(ConfigError) as e:
         World(Config(agents=2, capacity=2, pool_records=2**38))
     assert e.value.field == "capacity" and "GiB" in str(e.value)
+
+
+# ---- steering -------------------------------------------------------------------------------
+
+
+@numba.njit
+def _turns(c, d, tm, tan_tm, out):
+    for k in range(c.shape[0]):
+        out[k] = _toward(c[k], d[k], tm, tan_tm)
+
+
+@pytest.mark.parametrize("tm", [0.0, 0.1, 0.3, 1.0, 1.6, 3.14])
+def test_turn_towards_the_target_is_atan2_clamped(tm):
+    # the act pass avoids atan2f (module kernels.agents, _toward); it must give the
+    # clamped angle of atan2 to float32 rounding, including on the axes and at zero
+    rng = np.random.default_rng(7)
+    c = np.concatenate([rng.normal(size=20_000), rng.normal(size=20_000) * 1e-3,
+                        [0.0, -0.0, 0.0, -0.0, 1.0, -1.0, 0.0]]).astype(np.float32)
+    d = np.concatenate([rng.normal(size=20_000), np.abs(rng.normal(size=20_000)),
+                        [1.0, 1.0, -1.0, -1.0, 0.0, 0.0, 0.0]]).astype(np.float32)
+    tm32 = np.float32(tm)
+    tan_tm = np.float32(np.tan(tm)) if tm < 1.5 else np.float32(-1.0)
+    got = np.empty_like(c)
+    _turns(c, d, tm32, tan_tm, got)
+    want = np.clip(np.arctan2(c, d), -tm32, tm32)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=4e-7, atol=1e-9)
