@@ -345,7 +345,8 @@ class World:
         a = self._arrays
         h = hashlib.blake2b(digest_size=32)
         pi = a["pi"].copy()
-        pi[PI.POOL_CUR] = 0  # which buffer is current is not state
+        # not state: which pool buffer is current, and how rows are cut into chunks
+        pi[PI.POOL_CUR] = pi[PI.CHUNK] = pi[PI.DCHUNK] = 0
         for part in (pi, a["pf"], a["counters"], a["msg_ks"], a["tile_ks"]):
             h.update(part.tobytes())
         for name in self.AGENT_COLUMNS + ("out_to", "out_tick", "free_slots", "free_meta"):

@@ -66,6 +66,25 @@ def test_same_digest_for_one_and_all_threads():
     assert len(digests) == 1
 
 
+@pytest.mark.parametrize("agents", [3000, 20_000])
+def test_same_digest_whatever_the_chunk_sizes(agents, monkeypatch):
+    # chunks are fixed sizes (never derived from the thread count); the result must not
+    # depend on them either, so the sizes can be tuned without changing any run
+    import dod_sim.world as world_module
+
+    cfg = Config(agents=agents, seed=3, kill_rate=0.01, tag_tamper_rate=0.01, mailbox=8,
+                 hotspot_share=0.3, hotspot_ticks=20, hotspot_start=30)
+    digests = set()
+    for agent_chunk, dchunk in ((256, None), (100, 128), (1000, 4096)):
+        monkeypatch.setattr(world_module, "AGENT_CHUNK", agent_chunk)
+        if dchunk is not None:
+            monkeypatch.setattr(world_module, "_dchunk", lambda rows, d=dchunk: d)
+        w = World(cfg)
+        w.run(120)
+        digests.add(w.state_digest())
+    assert len(digests) == 1
+
+
 def test_same_digest_with_three_threads_in_a_subprocess():
     code = textwrap.dedent("""
         from dod_sim import World, Config
