@@ -14,8 +14,8 @@ A key is turned once into a *key schedule* ``ks : uint64[KS_WORDS]`` by
 With a key, a message of 1..128 bytes (a 48-byte message record, say) then costs a
 single compression. The single-message functions allocate nothing (their scratch is
 on the native stack), so tick kernels call them per row; the ``*_rows`` kernels run
-over the rows of a 2-D array in parallel, in chunks of a fixed ``CHUNK_ROWS`` rows so
-that the work split never depends on the thread count.
+over the rows of a 2-D array in parallel, in chunks of ``chunk_rows(length)`` rows
+(about 16 KiB of input each) so that the work split never depends on the thread count.
 """
 
 import numpy as np
@@ -28,6 +28,7 @@ from .ct import ct_equal
 __all__ = [
     "KS_WORDS",
     "CHUNK_ROWS",
+    "chunk_rows",
     "key_schedule",
     "compress",
     "load_block",
@@ -38,6 +39,7 @@ __all__ = [
 
 KS_WORDS = 34
 CHUNK_ROWS = 256
+CHUNK_BYTES = 16384  # input bytes a parallel chunk aims at (see chunk_rows)
 BLOCK = 128
 
 IV = np.array(
@@ -351,6 +353,17 @@ def count_false(ok, rows):
     return n
 
 
+@kernel
+def chunk_rows(length):
+    """Rows per parallel chunk for rows of ``length`` bytes: about ``CHUNK_BYTES`` of
+    input, a multiple of 8 (whole lane groups), 8 to ``CHUNK_ROWS``. 48-byte messages go
+    256 to a chunk; 64 tiles of 1,032 bytes make 8 chunks instead of one, so the tick's
+    tile signing and verification use every core. A pure function of the length: the
+    split never depends on the thread count (nor does the result on the split)."""
+    r = CHUNK_BYTES // max(length, 1)
+    return max(8, min(CHUNK_ROWS, r - r % 8))
+
+
 @kernel(parallel=True)
 def mac_rows(ks, data, length, out):
     """Tag every row: ``out[i, :ks[33]] = BLAKE2b(data[i, :length])``.
@@ -360,9 +373,10 @@ def mac_rows(ks, data, length, out):
     out : uint8[rows, >= ks[33]], written
     """
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        for i in range(c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS)):
+        for i in range(c * step, min(rows, (c + 1) * step)):
             mac_into(ks, data[i], 0, length, out[i], 0)
 
 
@@ -376,8 +390,9 @@ def verify_rows(ks, data, length, tags, ok):
     ok : bool[rows], written (True where the tag matches)
     """
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        for i in range(c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS)):
+        for i in range(c * step, min(rows, (c + 1) * step)):
             ok[i] = verify_into(ks, data[i], 0, length, tags[i], 0)
     return count_false(ok, rows)

@@ -49,7 +49,7 @@ from numba.np.arrayobj import make_array
 from . import blake2b as _scalar
 from ._jit import inline, kernel
 from ._stack import stack_empty2
-from .blake2b import BLOCK, CHUNK_ROWS, IV, SIGMA, count_false
+from .blake2b import BLOCK, IV, SIGMA, chunk_rows, count_false
 from .ct import ct_equal
 
 __all__ = [
@@ -484,23 +484,25 @@ def mac_rows_lanes4(ks, data, length, out):
     data : uint8[rows, width >= length], read (C-contiguous is fastest)
     out : uint8[rows, >= ks[33]], written
 
-    Runs in parallel over fixed chunks of ``CHUNK_ROWS`` rows (the output does not
+    Runs in parallel over fixed chunks of ``chunk_rows(length)`` rows (the output does not
     depend on the thread count); within a chunk, rows go 4 to a group and the last
     group may fill fewer lanes (the spare lanes hash the group's first row again).
     """
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        _mac_chunk(ks, data, length, out, c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS), 4)
+        _mac_chunk(ks, data, length, out, c * step, min(rows, (c + 1) * step), 4)
 
 
 @kernel(parallel=True)
 def mac_rows_lanes8(ks, data, length, out):
     """:func:`mac_rows_lanes4` with 8 lanes."""
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        _mac_chunk(ks, data, length, out, c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS), 8)
+        _mac_chunk(ks, data, length, out, c * step, min(rows, (c + 1) * step), 8)
 
 
 @kernel(parallel=True)
@@ -513,9 +515,10 @@ def verify_rows_lanes4(ks, data, length, tags, ok):
     ok : bool[rows], written (True where the tag matches, compared in constant time)
     """
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        _verify_chunk(ks, data, length, tags, ok, c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS), 4)
+        _verify_chunk(ks, data, length, tags, ok, c * step, min(rows, (c + 1) * step), 4)
     # counted serially: a prange reduction allocates its partials on every call
     return count_false(ok, rows)
 
@@ -524,9 +527,10 @@ def verify_rows_lanes4(ks, data, length, tags, ok):
 def verify_rows_lanes8(ks, data, length, tags, ok):
     """:func:`verify_rows_lanes4` with 8 lanes."""
     rows = data.shape[0]
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        _verify_chunk(ks, data, length, tags, ok, c * CHUNK_ROWS, min(rows, (c + 1) * CHUNK_ROWS), 8)
+        _verify_chunk(ks, data, length, tags, ok, c * step, min(rows, (c + 1) * step), 8)
     # counted serially: a prange reduction allocates its partials on every call
     return count_false(ok, rows)
 
