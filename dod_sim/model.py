@@ -96,8 +96,9 @@ from .errors import ConfigError
 from .kernels import neighbours as _nb
 from .kernels._jit import kernel as _kernel
 
-__all__ = ["Column", "Rows", "Kernel", "Stat", "Resource", "Model", "ModelWorld", "CHUNK",
-           "points_index", "grid_index", "IndexPoints", "IndexGrid", "cache_dir", "params_class"]
+__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "Resource", "Model",
+           "ModelWorld", "CHUNK", "points_index", "grid_index", "IndexPoints", "IndexGrid",
+           "cache_dir", "params_class"]
 
 CHUNK = 1024  # rows per chunk of a generated per-row loop
 # Stream bases of the keys the engine derives (rng.draw(row_key(seed, tick, row), base + k)).
@@ -152,6 +153,15 @@ class Stat:
 
     fn: Any
     reads: tuple = ()
+
+
+@_kernel
+def column_mean(n, p, a):
+    """The mean of a column, float64: ``Stat(column_mean, reads=("energy",))``."""
+    total = 0.0
+    for i in range(n):
+        total += a[i]
+    return total / n
 
 
 @dataclass(frozen=True)

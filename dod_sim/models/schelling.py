@@ -37,9 +37,9 @@ from numba import prange
 from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.rng import draw, uniform
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, column_mean
 
-__all__ = ["MODEL", "world", "happy_share", "segregation", "agents_for"]
+__all__ = ["MODEL", "world", "agents_for"]
 
 CHUNK = 4096  # rows or cells per chunk of the compaction
 
@@ -171,24 +171,6 @@ def assess(i, key, p, x, y, kind, occ):
     return (1 if share >= p.homophily else 0), share
 
 
-@kernel
-def happy_share(n, p, happy):
-    """Share of happy agents."""
-    total = 0
-    for i in range(n):
-        total += happy[i]
-    return total / n
-
-
-@kernel
-def segregation(n, p, similar):
-    """Mean share of same-type neighbours."""
-    total = 0.0
-    for i in range(n):
-        total += similar[i]
-    return total / n
-
-
 def _check(p, agents):
     for k in ("width", "height", "radius"):
         if getattr(p, k) < 1:
@@ -238,8 +220,8 @@ MODEL = Model(
                writes=("x", "y", "occ", "movers", "pool", "dest", "counts")),
         Rows("assess", assess, reads=("x", "y", "kind", "occ"), writes=("happy", "similar")),
     ],
-    stats={"happy": Stat(happy_share, reads=("happy",)),
-           "segregation": Stat(segregation, reads=("similar",))},
+    stats={"happy": Stat(column_mean, reads=("happy",)),  # share of happy agents
+           "segregation": Stat(column_mean, reads=("similar",))},
     check=_check,
     doc=__doc__,
 )

@@ -33,7 +33,7 @@ from ..config import Config
 from ..kernels import phases
 from ..kernels._jit import kernel
 from ..kernels.state import FIELDS, PF
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, column_mean
 from ..table import AGENT_SCHEMA
 
 __all__ = ["MODEL", "TileState", "world", "config_of"]
@@ -210,15 +210,6 @@ def _system(name, fn):
     return Kernel(name, fn, reads=COLUMNS + ("world",))
 
 
-@kernel
-def energy_mean(n, p, energy):
-    """Mean energy over all rows, alive or not."""
-    total = 0.0
-    for i in range(n):
-        total += energy[i]
-    return total / n
-
-
 def _check(p, agents):
     config_of(p, agents, 0)
 
@@ -235,7 +226,7 @@ MODEL = Model(
     systems=[_system(name, fn) for name, fn in (
         ("tile_refresh", tile_refresh), ("tile_verify", tile_verify), ("act", act),
         ("arena", arena), ("deliver", deliver), ("chaos", chaos), ("end", end))],
-    stats={"energy_mean": Stat(energy_mean, reads=("energy",))},
+    stats={"energy_mean": Stat(column_mean, reads=("energy",))},  # over all rows, alive or not
     check=_check,
     doc=__doc__,
 )
