@@ -5,6 +5,7 @@ import numba
 import numpy as np
 import pytest
 
+from dod_sim.errors import ConfigError
 from dod_sim.bench_models import mesa_available, mesa_model, mesa_stats
 from dod_sim.models import MODELS, boids, schelling, wealth
 
@@ -55,6 +56,11 @@ def test_wealth_step_is_mesas_sequential_loop_in_the_drawn_order():
         assert np.array_equal(np.bincount(new[:, 1] * side + new[:, 0], minlength=side * side),
                               cells.count)
     assert passed_on > 0  # a unit was passed on within a step
+
+
+def test_wealth_refuses_a_grid_its_int32_rings_cannot_number():
+    with pytest.raises(ConfigError, match="agents \\+ width \\* height = 2147483658"):
+        wealth.world(10, width=2**16, height=2**15)
 
 
 def test_gini_is_mesas_formula():

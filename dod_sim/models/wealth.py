@@ -221,9 +221,11 @@ def _check(p, agents):
         if getattr(p, k) < 1:
             raise ConfigError(f"{k}={getattr(p, k)} must be >= 1", field=k,
                               value=getattr(p, k), bound=1)
-    if p.width * p.height >= 2**31:
-        raise ConfigError(f"width * height = {p.width * p.height} cells must be < 2**31",
-                          field="width", value=p.width, bound=2**31)
+    nodes = agents + p.width * p.height  # the rings' int32 node numbers
+    if nodes >= 2**31:
+        raise ConfigError(f"agents + width * height = {nodes} must be < 2**31 (rows and "
+                          f"cells are numbered in int32)", field="width", value=p.width,
+                          bound=2**31)
 
 
 MODEL = Model(
