@@ -5,8 +5,8 @@ import numba
 import numpy as np
 import pytest
 
-from dod_sim.errors import ConfigError
 from dod_sim.bench_models import mesa_available, mesa_model, mesa_stats
+from dod_sim.errors import ConfigError
 from dod_sim.models import MODELS, boids, schelling, wealth
 
 # ---- wealth ---------------------------------------------------------------------------------
