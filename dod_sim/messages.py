@@ -49,7 +49,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, UnknownAgent
 from .kernels import mailbox as _mb
 from .kernels._jit import inline, kernel
 from .kernels.clock import BUSY_STRIDE
@@ -93,6 +93,7 @@ class MailState(NamedTuple):
     tally: np.ndarray
     busy: np.ndarray        # per-worker cycles of the last delivery (zeroed after it)
     out: np.ndarray
+    rejected: np.ndarray    # int64[3]: posts naming no row, then the first's sender, recipient
 
 
 def mailboxes(agents: int, bound: int = 1024, pool_per_agent: int = 4) -> MailState:
@@ -123,6 +124,7 @@ def mailboxes(agents: int, bound: int = 1024, pool_per_agent: int = 4) -> MailSt
         want=z(nd, np.int64), remain=z(nd, np.int64), allot=z(nd, np.int64),
         chunk_base=z(nd, np.int64), tally=z((nd, 5), np.int64),
         busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), out=z(8, np.int64),
+        rejected=z(3, np.int64),
     )
 
 
@@ -130,7 +132,21 @@ def Mailboxes(name: str = "mail", bound: int = 1024, pool_per_agent: int = 4):
     """A model resource ``name`` holding :func:`mailboxes` for the world's agents."""
     from .model import Resource
 
-    return Resource(name, lambda p, n: mailboxes(n, bound, pool_per_agent), state=True)
+    return Resource(name, lambda p, n: mailboxes(n, bound, pool_per_agent), state=True,
+                    check=_check_posts)
+
+
+def _check_posts(m: MailState) -> None:
+    """Raise :class:`UnknownAgent` for the posts of the last run that named no row
+    (counted by :func:`post`, which posted nothing for them), then forget them."""
+    count, sender, recipient = (int(v) for v in m.rejected)
+    if count:
+        m.rejected[:] = 0
+        n = m.out_to.shape[0]
+        bad, value = ("sender", sender) if not 0 <= sender < n else ("recipient", recipient)
+        raise UnknownAgent(f"post: {bad}={value} is not a row (0..{n - 1}); {count} post(s) "
+                           f"naming no row were refused, the first from sender {sender} "
+                           f"to recipient {recipient}", field=bad, value=value, bound=n)
 
 
 @kernel
@@ -171,11 +187,17 @@ def post(m, sender, recipient, kind, body):
     """From a compiled system: put a message from ``sender`` to ``recipient`` in the
     sender's outgoing slot; ``kind`` (0..65535) and ``body`` (a uint32 value) go in the
     record's header and first body word. Returns False, and posts nothing, while the
-    sender still holds an undelivered message (backpressure). A recipient that is not
-    a row raises IndexError (a bug in the calling system, not backpressure). Only one
-    system should post for a given sender in a tick."""
-    if recipient < 0 or recipient >= m.out_to.shape[0]:
-        raise IndexError("dod_sim.messages.post: recipient is not a row of the world")
+    sender still holds an undelivered message (backpressure), or when the sender or
+    recipient is not a row: a bug in the calling system, counted in ``m.rejected``, for
+    which the world raises :class:`~dod_sim.errors.UnknownAgent` once the compiled run
+    has returned. Only one system should post for a given sender in a tick."""
+    n = m.out_to.shape[0]
+    if sender < 0 or sender >= n or recipient < 0 or recipient >= n:
+        if m.rejected[0] == 0:
+            m.rejected[1] = sender
+            m.rejected[2] = recipient
+        m.rejected[0] += 1
+        return False
     if m.out_pending[sender] != 0:
         return False
     tick = m.meta[TICK]

@@ -169,11 +169,16 @@ class Resource:
     """A non-row value: ``make(p, agents)`` (or ``make(p, agents, seed)``, for a
     resource drawn from the world's seed) returns an array or a NamedTuple of arrays.
     ``state``: part of the world's state (an occupancy grid), hashed by
-    ``state_digest``; otherwise scratch rebuilt by the systems (an index)."""
+    ``state_digest``; otherwise scratch rebuilt by the systems (an index).
+    ``check``: optional fn(value) run after each compiled call of ``run``; it raises a
+    :class:`~dod_sim.errors.DodSimError` for what the systems found wrong and counted in
+    the resource (compiled code reports errors as counts, Python raises them once the
+    tick has finished)."""
 
     name: str
     make: Callable
     state: bool = False
+    check: Callable | None = None
 
 
 def _takes_seed(make) -> bool:
@@ -686,6 +691,7 @@ class ModelWorld:
             self._init_columns()
             self._mod.run_setup(self.seed, n, self.params, self._par, *self._args)
         self.setup_seconds = time.perf_counter() - t
+        self._check_resources()
 
     def _params(self, given):
         values = dict(self.model.params)
@@ -757,9 +763,11 @@ class ModelWorld:
             if not compiled and not python:
                 self._mod.run_ticks(seed, self._tick, steps, n, p, par, *args)
                 self._tick += steps
+                self._check_resources()
             elif not python:
                 self._mod.run_ticks_stats(seed, self._tick, steps, n, p, par, out, *args)
                 self._tick += steps
+                self._check_resources()
             else:
                 table.update({k: np.empty(steps, np.float64) for k in python})
                 for k in range(steps):
@@ -770,11 +778,19 @@ class ModelWorld:
                         self._mod.run_ticks(seed, self._tick, 1, n, p, par, *args)
                     self._tick += 1
                     self._columns = None
+                    self._check_resources()
                     for name in python:
                         table[name][k] = self.model.stats[name](self)
         self._columns = None
         table.update({k: out[:, j].copy() for j, k in enumerate(compiled)})
         return {k: table[k] for k in ["step"] + [k for k in self.model.stats if k in table]}
+
+    def _check_resources(self) -> None:
+        """Raise what the resources' checks find (see :class:`Resource`)."""
+        self._columns = None
+        for r in self.model.resources:
+            if r.check is not None:
+                r.check(self._res[r.name])
 
     def _stat_names(self) -> tuple[list, list]:
         """(compiled, python) statistic names, in the model's order."""

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from dod_sim.errors import ConfigError
+from dod_sim.errors import ConfigError, UnknownAgent
 from dod_sim.messages import (
     TOTALS, Deliver, Mailboxes, body_u32, current_pool, inbox, mailboxes, post, sender_of,
 )
@@ -108,18 +108,51 @@ def test_same_digest_on_any_thread_count():
 
 
 @njit
-def _post_to(m, recipient):
-    return post(m, 0, recipient, 1, 7)
+def _post(m, sender, recipient):
+    return post(m, sender, recipient, 1, 7)
 
 
-def test_post_refuses_a_second_message_and_rejects_a_bad_recipient():
+def test_post_refuses_a_second_message_and_counts_rows_that_do_not_exist():
     m = mailboxes(4, bound=2)
-    assert _post_to(m, 3) and not _post_to(m, 2)  # held until delivered: backpressure
+    assert _post(m, 0, 3) and not _post(m, 0, 2)  # held until delivered: backpressure
     assert m.out_to[0] == 3 and m.out_pending.tolist() == [1, 0, 0, 0]
-    for bad in (-1, 4):
-        with pytest.raises(IndexError, match="recipient is not a row"):
-            _post_to(mailboxes(4), bad)
+    for sender, recipient in ((1, -1), (1, 4), (-1, 2), (4, 2)):
+        m = mailboxes(4)
+        assert not _post(m, sender, recipient) and not _post(m, 2, 9)
+        # nothing posted; the first offender is kept, every one counted
+        assert m.out_pending.tolist() == [0, 0, 0, 0] and m.seq.tolist() == [0, 0, 0, 0]
+        assert m.rejected.tolist() == [2, sender, recipient]
 
+
+@njit
+def _give_to_n(key, n, p, value, mail):
+    # every agent gives to its neighbour, but the last one to the row past the end
+    for i in range(n):
+        if value[i] > 0 and post(mail, i, i + 1, 1, value[i]):
+            value[i] = 0
+
+
+BAD = Model(
+    "bad_recipient", columns=[Column("value", "int64", init=1)],
+    resources=[Mailboxes("mail", bound=BOUND)],
+    systems=[Deliver("mail"), Rows("take", take, reads=("value", "mail"), writes=("value",)),
+             Kernel("give", _give_to_n, reads=("value", "mail"))],
+)
+
+
+def test_a_post_to_no_row_raises_after_the_run_naming_it():
+    w = ModelWorld(BAD, 10, seed=0, threads=1)
+    with pytest.raises(UnknownAgent) as err:
+        w.run(5, stats=False)
+    e = err.value
+    assert (e.field, e.value, e.bound) == ("recipient", 10, 10)
+    assert "recipient=10 is not a row (0..9)" in str(e) and "from sender 9" in str(e)
+    assert "5 post(s)" in str(e)  # the last agent tried once a tick
+    # the run finished its ticks consistently: nothing was lost, then counts were reset
+    mail = w.resources["mail"]
+    held = mail.out_rec[:, 16:20].copy().view("<u4")[:, 0] * mail.out_pending
+    assert w.tick == 5 and w.columns["value"].sum() + held.sum() == 10
+    assert mail.rejected.tolist() == [0, 0, 0]
 
 def test_bad_sizes_name_the_field():
     with pytest.raises(ConfigError) as err:
