@@ -14,11 +14,13 @@ sent, sender). It works in fixed chunks of ``chunk`` rows, with no atomics and n
 1. count pass (parallel over sender chunks): a histogram ``counts[sender_chunk,
    recipient_chunk]``; messages to dead slots are returned as undeliverable here;
 2. an exclusive prefix sum in (recipient chunk, sender chunk) order;
-3. scatter (parallel over sender chunks): sender ids into their recipient chunk's bucket,
-   each sender chunk into its own range, so buckets are in sender order;
-4. per recipient chunk (parallel): a stable counting sort by recipient, then a stable
-   sort of each recipient's arrivals by tick (a retried message is never starved);
-   admission up to the free slots of the mailbox;
+3. scatter (parallel over sender chunks): a key per message (recipient, sender, a
+   retried flag) into its recipient chunk's bucket, each sender chunk into its own
+   range, so buckets are in sender order;
+4. per recipient chunk (parallel): a stable counting sort by recipient, then, in a
+   chunk that received a retried message, a stable sort of each recipient's arrivals by
+   tick (a retried message is never starved); admission up to the free slots of the
+   mailbox;
 5. a prefix over recipient chunks places every mailbox in the next buffer; the pool's
    own free space is shared out in recipient-chunk order, so a full pool defers the
    same messages whatever the thread count;
@@ -131,17 +133,31 @@ def _count(out_to, out_pending, out_tick, alive, mb_count, tick, chunk, counts, 
     return sum_column(tally, n_chunks, 0), sum_column(tally, n_chunks, 1), sum_column(tally, n_chunks, 2)
 
 
+# keys of _scatter: recipient << 32 | sender, with this bit set for a retried message
+# (sender ids are int32, so bit 31 is free)
+RETRIED = np.int64(1) << 31
+_SENDER = np.int64(0x7FFFFFFF)
+
+
 @kernel(parallel=True)
-def _scatter(out_to, out_pending, chunk, cursor, arrivals, busy):
+def _scatter(out_to, out_pending, out_tick, tick, chunk, cursor, keys, busy):
+    """Each held message's key into its recipient chunk's bucket; clears out_pending
+    (_place sets it again for the messages it cannot admit). Reading out_to and
+    out_tick here, in sender order, spares _admit a random read of each per message."""
     n = out_to.shape[0]
     n_chunks = cursor.shape[0]
     for sc in prange(n_chunks):
         t0 = cycles()
         for s in range(sc * chunk, min(n, (sc + 1) * chunk)):
             if out_pending[s]:
-                rc = out_to[s] // chunk
-                arrivals[cursor[sc, rc]] = s
+                r = out_to[s]
+                rc = r // chunk
+                key = (np.int64(r) << 32) | s
+                if out_tick[s] < tick:
+                    key |= RETRIED
+                keys[cursor[sc, rc]] = key
                 cursor[sc, rc] += 1
+                out_pending[s] = 0
         busy_add(busy, t0)
 
 
@@ -209,9 +225,9 @@ def _heapsort(a, base, m):
 
 
 @kernel(parallel=True)
-def _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, keys, want, remain_total, busy):
-    n = out_to.shape[0]
+def _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
+           arr_count, arr_start, by_recipient, buf, want, remain_total, busy):
+    n = mb_count.shape[0]
     n_chunks = bucket_start.shape[0] - 1
     for rc in prange(n_chunks):
         t0 = cycles()
@@ -222,7 +238,7 @@ def _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
         b0 = bucket_start[rc]
         b1 = bucket_start[rc + 1]
         for i in range(b0, b1):
-            arr_count[out_to[arrivals[i]]] += 1
+            arr_count[keys[i] >> 32] += 1
         # stable counting sort of the bucket by recipient
         pos = b0
         for r in range(lo, hi):
@@ -230,18 +246,23 @@ def _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
             pos += arr_count[r]
         for r in range(lo, hi):
             arr_count[r] = 0
+        retried = np.int64(0)
         for i in range(b0, b1):
-            s = arrivals[i]
-            r = out_to[s]
-            by_recipient[arr_start[r] + arr_count[r]] = s
+            k = keys[i]
+            r = k >> 32
+            retried |= k
+            by_recipient[arr_start[r] + arr_count[r]] = np.int32(k & _SENDER)
             arr_count[r] += 1
+        # without a retried message every arrival was first sent this tick, and the
+        # bucket's sender order is already the delivery order
+        sort = (retried & RETRIED) != 0
         w = 0
         rem = 0
         for r in range(lo, hi):
             m = arr_count[r]
-            if m > 1:
-                # arrivals[b0:b1] has been consumed: it is this sort's scratch
-                _sort_by_tick(by_recipient, arr_start[r], m, out_tick, keys, arrivals)
+            if sort and m > 1:
+                # keys[b0:b1] has been consumed: it is this sort's scratch
+                _sort_by_tick(by_recipient, arr_start[r], m, out_tick, keys, buf)
             free = mailbox - mb_count[r]
             w += min(m, free)
             rem += mb_count[r]
@@ -283,7 +304,8 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
                     prefetch(out_rec, np.int64(by_recipient[a0 + i + RECORD_AHEAD]) * RECORD)
                 s = by_recipient[a0 + i]
                 pool_next[off + i, :] = out_rec[s, :]
-                out_pending[s] = 0
+            for i in range(admit, m):  # not admitted: still held by its sender
+                out_pending[by_recipient[a0 + i]] = 1
             off += admit
             d += admit
             mb_start[r] = start
@@ -307,11 +329,13 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_tick, out_
     out_rec : uint8[N, 64], out_to : int32[N], out_tick : int32[N] (the tick each held
     message was first sent: the order of retries, read here instead of the records'
     headers, which sit 64 bytes apart), read; out_pending : uint8[N], cleared
-    for messages delivered or returned undeliverable
+    for messages delivered or returned undeliverable (for all of them while the call
+    runs, then set again for those left held)
     alive : bool[N], read; tick : current tick; mailbox : the bound; chunk : rows a chunk
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
-    bucket_start : int64[n_chunks + 1]; arrivals, by_recipient : int32[N];
-    arr_count : int32[N]; arr_start, keys : int64[N]; want, remain_total, allot,
+    bucket_start : int64[n_chunks + 1]; arrivals (the tick sort's buffer),
+    by_recipient : int32[N]; arr_count : int32[N]; arr_start, keys (the buckets) :
+    int64[N]; want, remain_total, allot,
     chunk_base : int64[n_chunks]; tally : int64[n_chunks, 5]
     busy : int64[threads * BUSY_STRIDE], per-worker cycles, added to
     out : int64[6], written with DELIVER_COUNTERS for this call.
@@ -326,9 +350,9 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_tick, out_
             cursor[sc, rc] = pos
             pos += counts[sc, rc]
     bucket_start[n_chunks] = pos
-    _scatter(out_to, out_pending, chunk, cursor, arrivals, busy)
-    _admit(out_to, out_tick, mb_count, bucket_start, arrivals, chunk, mailbox,
-           arr_count, arr_start, by_recipient, keys, want, remain_total, busy)
+    _scatter(out_to, out_pending, out_tick, tick, chunk, cursor, keys, busy)
+    _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
+           arr_count, arr_start, by_recipient, arrivals, want, remain_total, busy)
     free = pool.shape[0] - remaining
     base = 0
     for rc in range(n_chunks):
