@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 RECORD = 64
+WORDS = RECORD // 8
 SIGNED = 48
 TAG = 16
 SHARE = 1
@@ -276,6 +277,10 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
            chunk, arr_count, arr_start, by_recipient, allot, chunk_base, tally, busy):
     n = mb_start.shape[0]
     n_chunks = allot.shape[0]
+    # records copied as 8 words: a byte slice copy measured 20 % slower at 1,000,000
+    src_words = pool.reshape(-1).view(np.uint64)
+    out_words = out_rec.reshape(-1).view(np.uint64)
+    dst_words = pool_next.reshape(-1).view(np.uint64)
     for rc in prange(n_chunks):
         t0 = cycles()
         off = chunk_base[rc]
@@ -292,8 +297,8 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
             start = off
             keep = mb_count[r]
             s0 = mb_start[r]
-            for i in range(keep):
-                pool_next[off + i, :] = pool[s0 + i, :]
+            for i in range(keep * WORDS):
+                dst_words[off * WORDS + i] = src_words[s0 * WORDS + i]
             off += keep
             m = arr_count[r]
             admit = min(m, mailbox - keep, budget)
@@ -302,8 +307,9 @@ def _place(pool, pool_next, mb_start, mb_count, out_rec, out_pending, mailbox,
             for i in range(admit):
                 if a0 + i + RECORD_AHEAD < last:
                     prefetch(out_rec, np.int64(by_recipient[a0 + i + RECORD_AHEAD]) * RECORD)
-                s = by_recipient[a0 + i]
-                pool_next[off + i, :] = out_rec[s, :]
+                s = np.int64(by_recipient[a0 + i])
+                for k in range(WORDS):
+                    dst_words[(off + i) * WORDS + k] = out_words[s * WORDS + k]
             for i in range(admit, m):  # not admitted: still held by its sender
                 out_pending[by_recipient[a0 + i]] = 1
             off += admit
