@@ -12,8 +12,9 @@ states after the ``key ^ ipad`` and ``key ^ opad`` blocks in a uint32[16] array 
 compressions.
 
 Batch kernels (``sha256_rows``, ``hmac_rows``, ``hmac_verify_rows``) run ``prange`` over
-fixed chunks of ``CHUNK_ROWS`` rows, so the split of work (and so the result) does not
-depend on the number of threads.
+chunks of ``blake2b.chunk_rows(length)`` rows (about 16 KiB of input each, a function of
+the row length alone), so the split of work (and so the result) does not depend on the
+number of threads, and the 64 tiles of a tick make 8 chunks rather than one.
 
 Arithmetic note: Numba promotes uint32 operands to 64-bit integers, so every value that
 is stored back into a word is cast with ``np.uint32(...)``, which keeps the low 32 bits
@@ -29,14 +30,13 @@ from numba import prange
 
 from ._jit import inline, kernel
 from ._stack import stack_empty
-from .blake2b import count_false
+from .blake2b import chunk_rows, count_false
 from .ct import ct_equal
 from .status import BAD_ARGUMENT, OK
 
 __all__ = [
     "K",
     "IV",
-    "CHUNK_ROWS",
     "DIGEST_SIZE",
     "BLOCK_SIZE",
     "sha256_into",
@@ -51,7 +51,6 @@ DIGEST_SIZE = 32
 BLOCK_SIZE = 64
 # Rows per prange task of the batch kernels. A constant, never derived from the thread
 # count, so the partition of the work is the same whatever numba.get_num_threads() is.
-CHUNK_ROWS = 256
 
 # FIPS 180-4 section 4.2.2: first 32 bits of the fractional parts of the cube roots of
 # the first 64 primes.
@@ -313,15 +312,16 @@ def sha256_rows(data, length, out):
 
     Returns int64 status: ``status.OK``, or ``status.BAD_ARGUMENT`` (nothing written)
     when length is out of range, out has fewer rows than data or out.shape[1] != 32.
-    Parallel over chunks of CHUNK_ROWS rows; no heap allocation per row.
+    Parallel over chunks of ``chunk_rows(length)`` rows; no heap allocation per row.
     """
     rows = data.shape[0]
     if length < 0 or length > data.shape[1] or out.shape[0] < rows or out.shape[1] != 32:
         return BAD_ARGUMENT
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        lo = c * CHUNK_ROWS
-        hi = min(lo + CHUNK_ROWS, rows)
+        lo = c * step
+        hi = min(lo + step, rows)
         for i in range(lo, hi):
             sha256_into(data[i], 0, length, out[i], 0)
     return OK
@@ -339,16 +339,17 @@ def hmac_rows(ks, data, length, out):
 
     Returns int64 status: ``status.OK``, or ``status.BAD_ARGUMENT`` (nothing written)
     when length or d is out of range or out has fewer rows than data.
-    Parallel over chunks of CHUNK_ROWS rows; no heap allocation per row.
+    Parallel over chunks of ``chunk_rows(length)`` rows; no heap allocation per row.
     """
     rows = data.shape[0]
     d = out.shape[1]
     if length < 0 or length > data.shape[1] or out.shape[0] < rows or d < 1 or d > 32:
         return BAD_ARGUMENT
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        lo = c * CHUNK_ROWS
-        hi = min(lo + CHUNK_ROWS, rows)
+        lo = c * step
+        hi = min(lo + step, rows)
         for i in range(lo, hi):
             hmac_into(ks, data[i], 0, length, out[i], 0, d)
     return OK
@@ -368,7 +369,7 @@ def hmac_verify_rows(ks, data, length, tags, ok):
     Returns int64, the number of rows that failed. If an argument is out of range
     (length, d outside 1..32, tags or ok shorter than data) no tag can be checked:
     every ok[i] is set False and ``rows`` is returned (a zero-width tag never passes).
-    Parallel over chunks of CHUNK_ROWS rows; no heap allocation per row.
+    Parallel over chunks of ``chunk_rows(length)`` rows; no heap allocation per row.
     """
     rows = data.shape[0]
     d = tags.shape[1]
@@ -380,11 +381,12 @@ def hmac_verify_rows(ks, data, length, tags, ok):
         for i in range(rows):
             ok[i] = False
         return rows
-    n_chunks = (rows + CHUNK_ROWS - 1) // CHUNK_ROWS
+    step = chunk_rows(length)
+    n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
         tag = stack_empty(32, np.uint8)
-        lo = c * CHUNK_ROWS
-        hi = min(lo + CHUNK_ROWS, rows)
+        lo = c * step
+        hi = min(lo + step, rows)
         for i in range(lo, hi):
             hmac_into(ks, data[i], 0, length, tag, 0, d)
             ok[i] = ct_equal(tag, 0, tags[i], 0, d)

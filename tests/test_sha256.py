@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dod_sim.kernels import sha256
+from dod_sim.kernels.blake2b import chunk_rows
 from dod_sim.kernels._jit import kernel
 from dod_sim.kernels.status import BAD_ARGUMENT, OK
 
@@ -61,7 +62,6 @@ def test_constants():
     assert sha256.IV.dtype == np.uint32 and sha256.IV.shape == (8,)
     assert sha256.K[0] == 0x428A2F98 and sha256.K[63] == 0xC67178F2
     assert sha256.IV[0] == 0x6A09E667 and sha256.IV[7] == 0x5BE0CD19
-    assert sha256.CHUNK_ROWS == 256
 
 
 # --------------------------------------------------------------------------- SHA-256
@@ -312,10 +312,12 @@ def test_batch_bad_arguments():
     assert not ok.any()
 
 
-def test_batch_results_independent_of_thread_count():
-    rows = 3 * sha256.CHUNK_ROWS + 77
+@pytest.mark.parametrize("length", [48, 1032])
+def test_batch_results_independent_of_thread_count(length):
+    # several chunks of chunk_rows(length) rows and a partial one
+    rows = 3 * int(chunk_rows(length)) + 5
     ks = schedule(b"threads")
-    data = batch_inputs(rows, 48, 17)
+    data = batch_inputs(rows, length, 17)
     results = []
     saved = numba.get_num_threads()
     try:
@@ -323,12 +325,12 @@ def test_batch_results_independent_of_thread_count():
             numba.set_num_threads(n)
             mac_out = np.zeros((rows, 20), dtype=np.uint8)
             sha_out = np.zeros((rows, 32), dtype=np.uint8)
-            sha256.hmac_rows(ks, data, np.int64(48), mac_out)
-            sha256.sha256_rows(data, np.int64(48), sha_out)
+            sha256.hmac_rows(ks, data, np.int64(length), mac_out)
+            sha256.sha256_rows(data, np.int64(length), sha_out)
             forged = mac_out.copy()
             forged[::5, 3] ^= 0x10
             ok = np.zeros(rows, dtype=np.bool_)
-            fails = sha256.hmac_verify_rows(ks, data, np.int64(48), forged, ok)
+            fails = sha256.hmac_verify_rows(ks, data, np.int64(length), forged, ok)
             results.append((mac_out, sha_out, ok, fails))
     finally:
         numba.set_num_threads(saved)
@@ -337,3 +339,7 @@ def test_batch_results_independent_of_thread_count():
     np.testing.assert_array_equal(s1, s2)
     np.testing.assert_array_equal(o1, o2)
     assert f1 == f2 == len(range(0, rows, 5))
+    for i in (0, rows - 1):  # first and last chunk against the standard library
+        msg = data[i, :length].tobytes()
+        assert m1[i].tobytes() == hmac.new(b"threads", msg, hashlib.sha256).digest()[:20]
+        assert s1[i].tobytes() == hashlib.sha256(msg).digest()
