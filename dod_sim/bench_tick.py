@@ -9,7 +9,10 @@ tables, and the machine's own limits measured in the same run.
   twice each, the thread counts alternating, the fastest run of each kept.
 * burst: the seed scenario's tick p99 without and with a blocking-pool burst of whole
   map re-verifications running beside the ticks.
-* machine: memory bandwidth (a large numpy copy), hashlib's BLAKE2b bytes/s, the cold
+* paired speed-up: per size, one world run in batches alternating 1 thread and every
+  core, so both sides of the ratio see the same moment of the machine.
+* machine: the 1-to-all-cores speed-up of a register-only kernel (the ceiling for
+  ours), memory bandwidth (a large numpy copy), hashlib's BLAKE2b bytes/s, the cold
   start (a fresh kernel cache: compile everything) and the warm start (cache filled:
   import to first tick), each in a fresh process.
 """
@@ -25,9 +28,14 @@ import tempfile
 import threading
 import time
 
+import numpy as np
+from numba import prange
+
 from . import runtime
 from .bench import best_time, memory_bandwidth
 from .config import Config
+from .kernels._jit import kernel
+from .kernels.rng import mix64
 
 __all__ = ["ARTICLE", "REFERENCES", "tick_benchmark", "format_tick", "seed_run",
            "scaling_run", "burst_run", "machine_limits"]
@@ -126,12 +134,77 @@ def scaling_run(sizes, ticks_for, progress=None, repeats: int = 1) -> list:
                 if th not in best or row["agent_ticks_per_s"] > best[th]["agent_ticks_per_s"]:
                     best[th] = row
                 if progress:
-                    progress(row)
+                    progress()
         base = best[1]["agent_ticks_per_s"]
         for th in sorted(best):
             row = dict(best[th], speedup=best[th]["agent_ticks_per_s"] / base, runs=runs[th])
             rows.append(row)
     return rows
+
+
+@kernel(parallel=True)
+def _spin(out, iters):
+    for c in prange(out.shape[0]):
+        z = np.uint64(c)
+        for _ in range(iters):
+            z = mix64(z)
+        out[c] = z
+
+
+PAIRED_TICKS = {3_000: 400, 30_000: 60, 300_000: 12, 1_000_000: 5}
+
+
+def paired_speedup(agents: int, ticks: int, pairs: int) -> dict:
+    """The speed-up from 1 thread to every core on one world: ``pairs`` times, ``ticks``
+    ticks on 1 thread, then ``ticks`` on all cores. Each pair's ratio of tick times (the
+    report's, without the run's own start and census) is taken within seconds, so the machine's drift (separate runs minutes apart read
+    1.44 to 2.06 at 300,000 agents on one day) cancels out. The result does not depend
+    on the thread count, so switching it between batches changes nothing else.
+
+    Returns {"agents", "threads", "ticks", "ratios": [pairs], "speedup": the median}."""
+    from .world import World
+
+    cores = runtime.default_threads()
+    w = World(Config(agents=agents, threads=cores))
+    w.run(2)
+    ratios = []
+    for _ in range(pairs):
+        busy = {}
+        for th in (1, cores):
+            w.threads = th
+            busy[th] = float(w.run(ticks).tick_ns.sum())
+        ratios.append(busy[1] / busy[cores])
+    return {"agents": agents, "threads": cores, "ticks": ticks, "ratios": ratios,
+            "speedup": float(np.median(ratios))}
+
+
+def _paired_subprocess(agents: int, ticks: int, pairs: int) -> dict:
+    code = ("import json, sys; from dod_sim.bench_tick import paired_speedup; "
+            "print(json.dumps(paired_speedup(*map(int, sys.argv[1:]))))")
+    out = subprocess.run([sys.executable, "-c", code, str(agents), str(ticks), str(pairs)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compute_speedup(seconds: float = 0.3) -> float:
+    """The machine's own ceiling: the 1-to-all-cores speed-up of a kernel that only
+    mixes integers in registers (no memory traffic, no imbalance)."""
+    cores = runtime.default_threads()
+    out = np.zeros(64 * cores, np.uint64)
+    _spin(out, 1000)
+    iters = 1000
+    while True:  # size the work to about ``seconds`` on all cores
+        t = time.perf_counter()
+        with runtime.threads(cores):
+            _spin(out, iters)
+        if time.perf_counter() - t > seconds / 4 or iters > 1 << 30:
+            break
+        iters *= 4
+    wall = {}
+    for th in (1, cores):
+        with runtime.threads(th):
+            wall[th] = best_time(lambda: _spin(out, iters), repeat=3)
+    return wall[1] / wall[cores]
 
 
 def machine_limits(cold: bool) -> dict:
@@ -142,6 +215,7 @@ def machine_limits(cold: bool) -> dict:
     t = best_time(lambda: hashlib.blake2b(buf, key=key, digest_size=32).digest(), repeat=3)
     out = {
         "memory_bandwidth_GBps": memory_bandwidth(256 * 2**20) / 1e9,
+        "compute_speedup": compute_speedup(),
         "hashlib_blake2b_MBps": len(buf) / t / 1e6,
         "warm_start_s": _start_seconds(None),
         "cold_start_s": None,
@@ -165,6 +239,12 @@ def tick_benchmark(quick: bool = False, progress=None) -> dict:
     burst = burst_run(burst_ticks, progress=bar("burst", 2 * burst_ticks))
     scaling = scaling_run(sizes, ticks_for, progress=bar("scaling", 2 * repeats * len(sizes)),
                           repeats=repeats)
+    pairs = 3 if quick else 7
+    tick_paired = bar("paired speed-up", len(sizes)) or (lambda: None)
+    paired = []
+    for n in sizes:
+        paired.append(_paired_subprocess(n, PAIRED_TICKS.get(n, 8), pairs))
+        tick_paired()
     return {
         "quick": quick,
         "seed": seed,
@@ -173,6 +253,7 @@ def tick_benchmark(quick: bool = False, progress=None) -> dict:
         "references": {"source": REFERENCES_SOURCE, "rows": [
             {"implementation": a, "tick_p99_ms": b, "cpu_percent": c} for a, b, c in REFERENCES]},
         "scaling": scaling,
+        "paired": paired,
         "burst": burst,
         "machine": machine_limits(cold=not quick),
     }
@@ -208,6 +289,14 @@ def format_tick(r: dict) -> str:
         lines.append(f"{row['agents']:>10,} {row['threads']:>4} {row['agent_ticks_per_s'] / 1e6:>12.2f} M "
                      f"{row['speedup']:>9.2f} {row['tick_p50_ms']:>9.2f} {row['tick_p99_ms']:>9.2f} "
                      f"{row['rss_mb']:>8.0f} {row['load_imbalance']:>9.3f}")
+    m = r["machine"]
+    if r.get("paired"):
+        p0 = r["paired"][0]
+        lines += [f"Speed-up 1 -> {p0['threads']} threads on one world, batches alternating "
+                  f"(median of {len(p0['ratios'])} pairs): " + ", ".join(
+                      f"{p['agents']:,} x{p['speedup']:.2f}" for p in r["paired"])
+                  + f"; this machine's ceiling (a register-only kernel) "
+                  f"x{m['compute_speedup']:.2f}"]
     b = r["burst"]
     lines += ["", f"Burst: seed scenario with whole-map re-verifications on the blocking pool "
               f"(1 pool thread, {b['threads']} tick thread(s))",
@@ -218,7 +307,6 @@ def format_tick(r: dict) -> str:
                      f"{x['tick_max_ms']:>8.2f} {x['cpu_percent']:>6.1f}% {x['overruns']:>9}")
     lines.append(f"  {b['jobs_done']} jobs, {b['tiles_reverified_per_s'] / 1e3:.0f} k tiles "
                  f"re-verified/s beside the ticks, {b['tiles_failed']} failed")
-    m = r["machine"]
     cold = f"{m['cold_start_s']:.1f} s" if m["cold_start_s"] is not None else "not measured (--quick)"
     lines += ["", f"Machine: {m['cpu']['model']}, {m['cpu']['cores']} cores, "
               f"{' '.join(m['cpu']['vector_flags'])}",

@@ -24,16 +24,21 @@ def test_tick_benchmark_parts_and_table(monkeypatch):
     # the best of two alternating runs per thread count
     assert all(len(r["runs"]) == 2 and r["agent_ticks_per_s"] == max(r["runs"]) for r in rows)
     assert all(r["messages_lost"] == 0 and r["rss_mb"] > 0 for r in rows)
+    paired = bench_tick.paired_speedup(2000, 3, 2)
+    assert len(paired["ratios"]) == 2 and paired["speedup"] > 0
     machine = bench_tick.machine_limits(cold=False)
     assert machine["memory_bandwidth_GBps"] > 0 and machine["warm_start_s"] > 0
+    assert machine["compute_speedup"] > 0
     assert machine["cold_start_s"] is None
     monkeypatch.setattr(bench_tick, "seed_run", lambda ticks, progress=None: seed)
     monkeypatch.setattr(bench_tick, "burst_run", lambda ticks, progress=None: burst)
     monkeypatch.setattr(bench_tick, "scaling_run", lambda *a, **k: rows)
     monkeypatch.setattr(bench_tick, "machine_limits", lambda cold: machine)
+    monkeypatch.setattr(bench_tick, "_paired_subprocess", lambda n, t, p: paired)
     result = bench_tick.tick_benchmark(quick=True)
     text = bench_tick.format_tick(result)
     for words in ("Rust + Tokio", "dod_sim (this run)", "Scaling", "Burst", "memory copy",
+                  "batches alternating", "register-only kernel",
                   "not measured (--quick)", "runtime-became-the-payload.txt"):
         assert words in text
     assert json.loads(json.dumps(result))["seed"]["ticks"] == 8
