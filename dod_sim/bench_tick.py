@@ -157,9 +157,10 @@ PAIRED_TICKS = {3_000: 400, 30_000: 60, 300_000: 12, 1_000_000: 5}
 def paired_speedup(agents: int, ticks: int, pairs: int) -> dict:
     """The speed-up from 1 thread to every core on one world: ``pairs`` times, ``ticks``
     ticks on 1 thread, then ``ticks`` on all cores. Each pair's ratio of tick times (the
-    report's, without the run's own start and census) is taken within seconds, so the machine's drift (separate runs minutes apart read
-    1.44 to 2.06 at 300,000 agents on one day) cancels out. The result does not depend
-    on the thread count, so switching it between batches changes nothing else.
+    report's, without the run's own start and census) is taken within seconds, so the
+    machine's drift (separate runs minutes apart read 1.44 to 2.06 at 300,000 agents on
+    one day) cancels out. The result does not depend on the thread count, so switching
+    it between batches changes nothing else.
 
     Returns {"agents", "threads", "ticks", "ratios": [pairs], "speedup": the median}."""
     from .world import World

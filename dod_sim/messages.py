@@ -93,7 +93,9 @@ class MailState(NamedTuple):
     tally: np.ndarray
     busy: np.ndarray        # per-worker cycles of the last delivery (zeroed after it)
     out: np.ndarray
-    rejected: np.ndarray    # int64[3]: posts naming no row, then the first's sender, recipient
+    # int64[3]: posts naming no row (counted without atomics: from a parallel system,
+    # at least one of them), then the first one's sender and recipient
+    rejected: np.ndarray
 
 
 def mailboxes(agents: int, bound: int = 1024, pool_per_agent: int = 4) -> MailState:
