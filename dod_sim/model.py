@@ -763,10 +763,12 @@ class ModelWorld:
             if not compiled and not python:
                 self._mod.run_ticks(seed, self._tick, steps, n, p, par, *args)
                 self._tick += steps
+                self._columns = None
                 self._check_resources()
             elif not python:
                 self._mod.run_ticks_stats(seed, self._tick, steps, n, p, par, out, *args)
                 self._tick += steps
+                self._columns = None
                 self._check_resources()
             else:
                 table.update({k: np.empty(steps, np.float64) for k in python})
@@ -787,7 +789,6 @@ class ModelWorld:
 
     def _check_resources(self) -> None:
         """Raise what the resources' checks find (see :class:`Resource`)."""
-        self._columns = None
         for r in self.model.resources:
             if r.check is not None:
                 r.check(self._res[r.name])

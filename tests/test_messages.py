@@ -154,6 +154,7 @@ def test_a_post_to_no_row_raises_after_the_run_naming_it():
     assert w.tick == 5 and w.columns["value"].sum() + held.sum() == 10
     assert mail.rejected.tolist() == [0, 0, 0]
 
+
 def test_bad_sizes_name_the_field():
     with pytest.raises(ConfigError) as err:
         mailboxes(10, bound=0)

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dod_sim.kernels import sha256
-from dod_sim.kernels.blake2b import chunk_rows
 from dod_sim.kernels._jit import kernel
+from dod_sim.kernels.blake2b import chunk_rows
 from dod_sim.kernels.status import BAD_ARGUMENT, OK
 
 VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
