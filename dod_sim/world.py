@@ -131,12 +131,17 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
     U = cfg.tile_updates
     T = cfg.n_tiles
     z = np.zeros
-    return dict(
+    pools = z((2, P, k_mailbox.RECORD), np.uint8)
+    # Mailboxes hold under one record per row on average (Config.pool), so the first
+    # ``rows`` records of each pool are written every tick.
+    for pool in pools:
+        _make_resident(pool[:min(P, n)])
+    arrays = dict(
         pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
         tmp=z(8, np.int64), gauges=z(len(G), np.int64),
         busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
         **agent_columns(n),
-        pools=z((2, P, k_mailbox.RECORD), np.uint8), pool_ok=z(P, np.bool_),
+        pools=pools, pool_ok=z(P, np.bool_),
         d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
         d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
         d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
@@ -151,6 +156,22 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
         stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
         arena=zeroed_pages(cfg.arena), arena_meta=z(k_arena.META, np.int64),
     )
+    for name, a in arrays.items():
+        if name not in ("pools", "arena"):
+            _make_resident(a)
+    return arrays
+
+
+def _make_resident(a: np.ndarray) -> None:
+    """Write a zero into every page of the zeroed, C-contiguous ``a``.
+
+    np.zeros maps pages lazily, so a tick that writes an array first would pay for
+    its page faults: measured at 1,000,000 agents, delivery took 88 and 72 ms in the
+    first two ticks against 36 later. The arena is left to fill as it is used.
+    """
+    flat = a.reshape(-1).view(np.uint8)
+    flat[::4096] = 0
+    flat[-1:] = 0
 
 
 class _Telemetry:
