@@ -125,8 +125,12 @@ def apply_verified(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_si
         if not ok[j]:
             continue
         t = ids[j]
-        records[t, :] = stage[j, :]
-        tags[t, :] = stage_tags[j, :]
+        # element loops: a slice assignment compiles numpy's broadcast-error message
+        # (measured 3-4 s of every cold start)
+        for b in range(stage.shape[1]):
+            records[t, b] = stage[j, b]
+        for b in range(stage_tags.shape[1]):
+            tags[t, b] = stage_tags[j, b]
         decode_tile(stage[j], t, tiles_per_side, cost)
         applied += 1
     return applied
