@@ -163,15 +163,16 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
 
 
 def _make_resident(a: np.ndarray) -> None:
-    """Write a zero into every page of the zeroed, C-contiguous ``a``.
+    """Write every page of the C-contiguous ``a`` (one byte of it, back to itself).
 
     np.zeros maps pages lazily, so a tick that writes an array first would pay for
     its page faults: measured at 1,000,000 agents, delivery took 88 and 72 ms in the
     first two ticks against 36 later. The arena is left to fill as it is used.
     """
+    assert a.flags.c_contiguous
     flat = a.reshape(-1).view(np.uint8)
-    flat[::4096] = 0
-    flat[-1:] = 0
+    flat[::4096] = flat[::4096].copy()
+    flat[-1:] = flat[-1:].copy()
 
 
 class _Telemetry:

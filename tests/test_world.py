@@ -12,6 +12,7 @@ import pytest
 
 from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World
 from dod_sim.kernels.agents import _toward
+from dod_sim.world import _make_resident
 from dod_sim.tiles import decode_payload, split_record
 
 SUMMARY_KEYS = {
@@ -311,6 +312,14 @@ def test_tick_arrays_are_resident_before_the_first_tick():
         assert _resident_pages(pool[:w.config.rows]).all()
     assert not _resident_pages(a["arena"]).all()
     assert all(not a[k].any() for k in ("d_keys", "pool_ok", "pools"))
+    # making pages resident leaves every byte as it was (pi, pf and the key schedules
+    # are filled before it runs)
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 4095, 4097, 3 * 4096 + 5):
+        b = rng.integers(0, 256, n, dtype=np.uint8)
+        c = b.copy()
+        _make_resident(b)
+        assert (b == c).all()
 
 
 # ---- steering -------------------------------------------------------------------------------
