@@ -111,7 +111,11 @@ class Config:
             raise ConfigError(f"side={self.side} must be a multiple of {TILE_CELLS}",
                               field="side", value=self.side, bound=TILE_CELLS)
         n_tiles = (self.side // TILE_CELLS) ** 2
-        _between("tile_updates", self.tile_updates, 0, n_tiles)
+        if not 0 <= self.tile_updates <= n_tiles:
+            raise ConfigError(
+                f"tile_updates={self.tile_updates} must be in [0, {n_tiles}]: side={self.side} "
+                f"makes {n_tiles} tiles of {TILE_CELLS} x {TILE_CELLS} cells",
+                field="tile_updates", value=self.tile_updates, bound=(0, n_tiles))
         for name in ("tamper_rate", "send_rate", "kill_rate", "tag_tamper_rate", "hotspot_share"):
             _between(name, getattr(self, name), 0.0, 1.0)
         if self.tile_algo not in ALGOS:

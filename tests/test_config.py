@@ -27,6 +27,14 @@ def test_agents_above_capacity():
     assert e.value.field == "agents" and e.value.bound == 5
 
 
+def test_default_tile_updates_above_a_small_maps_tiles_names_side():
+    with pytest.raises(ConfigError) as e:
+        Config(side=64)
+    assert e.value.field == "tile_updates" and e.value.bound == (0, 16)
+    assert "side=64 makes 16 tiles" in str(e.value)
+    assert Config(side=64, tile_updates=16).n_tiles == 16
+
+
 def test_defaults_are_the_workload():
     c = Config()
     assert (c.agents, c.rows, c.side, c.tile_updates, c.mailbox, c.inbox_budget) == (3000, 3000, 1024, 64, 1024, 16)
@@ -40,4 +48,6 @@ def test_random_configs_validate_or_raise_config_error(kw):
     try:
         Config(**kw)
     except ConfigError as e:
-        assert e.field in kw or e.field == "capacity"
+        # tile_updates (default 64) is bounded by the tiles that side makes
+        assert e.field in kw or e.field == "capacity" or (e.field == "tile_updates" and "side" in kw)
+        assert e.field in str(e)
