@@ -284,7 +284,33 @@ def _cmd_warmup(args) -> int:
 
     secs = compile_seconds()
     print("models compiled and cached: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    print(f"Python bytecode of {_write_bytecode()} modules cached")
     return 0
+
+
+def _write_bytecode() -> int:
+    """Byte-compile dod_sim's modules and return how many there are.
+
+    pip does this when it installs a package, but not for an editable install, and
+    Python then writes them on first import only where PYTHONDONTWRITEBYTECODE is
+    unset (container images often set it): otherwise every start compiles ~35 modules
+    again (0.16 s of a 1.2 s warm start here). Existing bytecode is read either way.
+    """
+    import compileall
+    import py_compile
+
+    from . import kernels
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    dirs = [package]
+    kernels_dir = os.path.dirname(os.path.abspath(kernels.__file__))
+    if not kernels_dir.startswith(package + os.sep):  # an editable install
+        dirs.append(kernels_dir)
+    count = 0
+    for d in dirs:
+        compileall.compile_dir(d, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        count += sum(f.endswith(".py") for _, _, fs in os.walk(d) for f in fs)
+    return count
 
 
 def _cache_files():

@@ -114,3 +114,23 @@ def test_more_bad_input_is_one_line(args, words):
     assert p.returncode == 2, p.stderr
     assert words in p.stderr and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_warmup_writes_the_bytecode_of_every_module():
+    # read at every start even where PYTHONDONTWRITEBYTECODE stops Python writing it
+    import importlib.util
+    import os
+
+    import dod_sim
+    import dod_sim.kernels
+    from dod_sim.cli import _write_bytecode
+
+    sources = [m.__file__ for m in (dod_sim.config, dod_sim.kernels.mailbox)]
+    for src in sources:
+        pyc = importlib.util.cache_from_source(src)
+        if os.path.exists(pyc):
+            os.remove(pyc)
+    n = _write_bytecode()
+    assert n >= 30
+    for src in sources:
+        assert os.path.getmtime(importlib.util.cache_from_source(src)) >= os.path.getmtime(src)
