@@ -12,12 +12,14 @@ update them in place.
 
 from enum import IntEnum
 
+import numpy as np
 from numba import types
 from numba.experimental import structref
+from numba.np.numpy_support import from_dtype
 
 from ._jit import kernel
 
-__all__ = ["WorldStateType", "WorldState", "FIELDS", "PI", "PF", "C", "G", "COUNTER_NAMES",
+__all__ = ["WorldStateType", "WorldState", "state_type", "FIELDS", "PI", "PF", "C", "G", "COUNTER_NAMES",
            "GAUGE_NAMES", "make"]
 
 
@@ -148,6 +150,13 @@ class WorldState(structref.StructRefProxy):
 
 
 structref.define_proxy(WorldState, WorldStateType, [name for name, _, _ in FIELDS])
+
+
+def state_type():
+    """The Numba type of every WorldState (what ``numba.typeof(make(arrays))`` gives),
+    built from FIELDS without arrays: kernels can be compiled for it ahead of a world."""
+    return WorldStateType([(name, types.Array(from_dtype(np.dtype(dtype)), ndim, "C"))
+                           for name, dtype, ndim in FIELDS])
 
 
 def make(arrays):

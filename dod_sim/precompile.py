@@ -1,0 +1,107 @@
+"""Fill the on-disk kernel cache in several processes (``dod-sim warmup``).
+
+Numba compiles one function at a time in a process, so a cold cache used one core
+for the whole of it: ~85 s for the tick's kernels and ~125 s for the models on this
+2-core machine. The tick's phases and the models are separate cache entries, so
+worker processes can compile them side by side into the same cache (Numba writes a
+cache file to a temporary name and renames it); the caller then loads every one.
+Functions that two units call are compiled in both workers (each process compiles
+its callees itself), which is why units are whole phases, not their helpers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from . import runtime
+from .errors import ConfigError
+
+__all__ = ["PHASES", "MODELS", "compile_unit", "compile_units", "tick_is_cold"]
+
+# Units longest first (cold compile seconds measured on this machine), so that the
+# last unit to start is a short one.
+PHASES = ("phase:act", "phase:tile_refresh", "phase:deliver", "phase:tile_verify",
+          "phase:init", "phase:setup", "phase:chaos", "phase:arena", "phase:end")
+MODELS = ("model:tileworld", "model:boids", "model:schelling", "model:wealth")
+
+
+def compile_unit(unit: str) -> tuple[str, float]:
+    """Compile (or load) one unit into the cache: ``phase:<name>`` (a phase of
+    ``World``'s tick; ``phase:init`` and ``phase:setup``, what World() runs) or ``model:<name>`` (a model of
+    ``dod_sim.models``, its first small world and two steps). Returns (unit, seconds)."""
+    t = time.perf_counter()
+    kind, _, name = unit.partition(":")
+    if kind == "phase":
+        import numba
+
+        from .kernels import phases
+        from .kernels.state import state_type
+        from .world import TICK
+
+        s = state_type()
+        if name == "init":
+            phases.init_world.compile((s, numba.int64))
+        elif name == "setup":  # what World() calls before init_world: key schedules, make
+            from .config import Config
+            from .kernels.state import make
+            from .world import allocate, derive_keys
+
+            make(allocate(Config(agents=64, side=64, tile_updates=4), *derive_keys(0)))
+        else:
+            fns = {p.name: p.fn for p in TICK}
+            if name not in fns:
+                _unknown(unit, [f"phase:{n}" for n in (*fns, "init", "setup")])
+            fns[name].compile((s,))
+    elif kind == "model":
+        from .models import MODELS as _MODELS
+        from .models import tileworld
+
+        models = {**_MODELS, "tileworld": tileworld}
+        if name not in models:
+            _unknown(unit, [f"model:{n}" for n in models])
+        models[name].world(256, seed=1).run(2)
+    else:
+        _unknown(unit, PHASES + MODELS)
+    return unit, time.perf_counter() - t
+
+
+def _unknown(unit, known):
+    raise ConfigError(f"unit={unit!r} is not one of {', '.join(sorted(known))}",
+                      field="unit", value=unit, bound=tuple(sorted(known)))
+
+
+def compile_units(units=PHASES + MODELS, jobs: int | None = None,
+                  progress: Callable[[str, float], None] | None = None) -> dict:
+    """Compile ``units`` in ``jobs`` worker processes (default: every core; 1 = in
+    this process, one after the other). Returns {unit: seconds} in completion order;
+    ``progress(unit, seconds)`` is called as each finishes."""
+    jobs = runtime.default_threads() if jobs is None else jobs
+    if jobs < 1:
+        raise ConfigError(f"jobs={jobs} must be at least 1", field="jobs", value=jobs, bound=1)
+    if jobs == 1:
+        results = map(compile_unit, units)
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=min(jobs, len(units)), backend="loky", batch_size=1,
+                           pre_dispatch="n_jobs", return_as="generator_unordered")(
+            delayed(compile_unit)(u) for u in units)
+    out = {}
+    for unit, secs in results:
+        out[unit] = secs
+        if progress:
+            progress(unit, secs)
+    return out
+
+
+def tick_is_cold() -> bool:
+    """True when the on-disk cache holds no compiled act phase (the tick's largest
+    kernel) for the current sources: the next World() would compile for a minute.
+    Reads the cache's index file only; False when that cannot be told."""
+    from .kernels import phases
+
+    try:
+        return not phases.agents_act._cache._cache_file._load_index()
+    except (AttributeError, OSError):  # another Numba's cache layout, an unreadable cache
+        return False

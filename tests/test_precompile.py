@@ -1,0 +1,64 @@
+"""dod_sim.precompile: kernels and models compiled in worker processes, loaded here."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numba
+import pytest
+
+from dod_sim import Config, ConfigError, World, precompile
+from dod_sim.kernels.state import state_type
+
+
+def test_state_type_is_the_type_of_every_world():
+    # precompile compiles the phases for state_type(): a world must then load them
+    for cfg in (Config(agents=64, side=64, tile_updates=4), Config(agents=10, capacity=300)):
+        assert numba.typeof(World(cfg)._state) == state_type()
+
+
+def test_bad_units_and_jobs_are_named():
+    for unit in ("phase:nope", "model:nope", "kernel:act", "act"):
+        with pytest.raises(ConfigError) as e:
+            precompile.compile_unit(unit)
+        assert e.value.field == "unit" and e.value.value == unit
+        assert "phase:act" in str(e.value) or "model:boids" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        precompile.compile_units(["phase:end"], jobs=0)
+    assert e.value.field == "jobs" and e.value.bound == 1
+
+
+def test_units_are_the_tick_and_the_models():
+    from dod_sim.models import MODELS
+    from dod_sim.world import TICK
+
+    assert {u.split(":")[1] for u in precompile.PHASES} == {p.name for p in TICK} | {"init", "setup"}
+    assert {u.split(":")[1] for u in precompile.MODELS} == set(MODELS) | {"tileworld"}
+
+
+def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):
+    # a fresh cache: cold; two worker processes compile two phases; their cache entries
+    # are there for this process (no code is loaded to tell)
+    code = textwrap.dedent("""
+        from dod_sim import precompile
+        from dod_sim.kernels import phases
+        index = lambda fn: fn._cache._cache_file._load_index()
+        assert precompile.tick_is_cold()
+        assert not index(phases.end_tick) and not index(phases.arena_slice)
+        done = precompile.compile_units(("phase:end", "phase:arena"), jobs=2)
+        assert set(done) == {"phase:end", "phase:arena"}
+        assert index(phases.end_tick) and index(phases.arena_slice)
+        assert precompile.tick_is_cold()  # act was not among them
+        print("ok")
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_warm_cache_is_not_cold():
+    World(Config(agents=64, side=64, tile_updates=4))
+    assert not precompile.tick_is_cold()
