@@ -2,7 +2,7 @@
 
     dod-sim run [--agents N] [--ticks N] [--threads N] [--seed N] [--json] ...
                 [--snapshot PATH [--snapshot-every N]] [--resume PATH]
-    dod-sim warmup
+    dod-sim warmup [--jobs N] [--skip UNIT ...]
     dod-sim cache clear|info
     dod-sim bench [tick|auth|models] [--quick] [--json]
     dod-sim soak [--agents N] [--ticks N] [--json]
@@ -59,6 +59,8 @@ def _number(flag, lo, hi=None):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import precompile
+
     p = _Parser(prog="dod-sim", description="Data-oriented agent simulation (tileworld).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -96,7 +98,12 @@ def _parser() -> argparse.ArgumentParser:
                            "(its own config; only --threads applies)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON only")
 
-    sub.add_parser("warmup", help="compile every kernel into the on-disk cache")
+    warmup = sub.add_parser("warmup", help="compile every kernel and model into the on-disk cache")
+    warmup.add_argument("--jobs", type=_count("--jobs", 1), default=None,
+                        help="worker processes compiling side by side (default: every core)")
+    warmup.add_argument("--skip", action="append", default=[], metavar="UNIT",
+                        choices=precompile.PHASES + precompile.MODELS,
+                        help="leave out a unit (repeatable), e.g. model:tileworld")
     cache = sub.add_parser("cache", help="manage the compiled-kernel cache")
     cache.add_argument("action", choices=("clear", "info"))
 
@@ -198,7 +205,7 @@ class _Signals:
 
 
 def _cmd_run(args) -> int:
-    from . import World
+    from . import World, precompile
     from .errors import ConfigError, DodSimError
 
     quiet = args.json
@@ -210,6 +217,8 @@ def _cmd_run(args) -> int:
         say("compiling kernels (first run only; later runs load them from the cache) ...",
             end="", flush=True)
         t0 = time.perf_counter()
+        if precompile.tick_is_cold():
+            precompile.compile_units(precompile.PHASES)
         if args.resume:
             world = World.restore(args.resume, threads=args.threads)
             ticks = args.ticks
@@ -275,15 +284,19 @@ def _format_run(s: dict, choice: dict) -> str:
 
 
 def _cmd_warmup(args) -> int:
-    from . import World
+    from . import World, runtime
 
+    jobs = args.jobs or runtime.default_threads()
+    print(f"compiling the tick's kernels and the models into the cache, {jobs} processes ...")
+    t = time.perf_counter()
+    units = [u for u in precompile.PHASES + precompile.MODELS if u not in args.skip]
+    precompile.compile_units(units, jobs=jobs,
+                             progress=lambda unit, secs: print(f"  {unit:18s} {secs:6.1f} s"))
+    compiled = time.perf_counter() - t
     t = time.perf_counter()
     World(agents=64, side=64, tile_updates=4).warmup()
-    print(f"kernels compiled and cached in {time.perf_counter() - t:.1f} s")
-    from .bench_models import compile_seconds
-
-    secs = compile_seconds()
-    print("models compiled and cached: " + ", ".join(f"{k} {v:.1f} s" for k, v in secs.items()))
+    print(f"compiled and cached in {compiled:.1f} s; a new world then loaded them and ticked "
+          f"in {time.perf_counter() - t:.1f} s")
     print(f"Python bytecode of {_write_bytecode()} modules cached")
     return 0
 

@@ -108,6 +108,7 @@ def test_snapshot_every_and_resume(tmp_path, capsys):
     (["run", "--agents", "10", "--hotspot-target", "10"], "hotspot_target=10 must be in"),
     (["bench", "nope"], "invalid choice: 'nope'"),
     (["soak", "--ticks", "0"], "--ticks must be >= 1"),
+    (["warmup", "--jobs", "0"], "--jobs must be >= 1"),
 ])
 def test_more_bad_input_is_one_line(args, words):
     p = run_cli(*args)
