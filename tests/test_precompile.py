@@ -35,6 +35,7 @@ def test_units_are_the_tick_and_the_models():
 
     assert {u.split(":")[1] for u in precompile.PHASES} == {p.name for p in TICK} | {"init", "setup"}
     assert {u.split(":")[1] for u in precompile.MODELS} == set(MODELS) | {"tileworld"}
+    assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + precompile.MODELS)
 
 
 def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):
