@@ -170,14 +170,10 @@ def compile_seconds() -> dict:
     """Seconds to build each model's first small world and run 2 steps in this process
     (the reference models and the tileworld): a cold compile on an empty cache, a cache
     load otherwise."""
-    from .models import MODELS, tileworld
+    from .models import MODELS
+    from .precompile import compile_unit
 
-    out = {}
-    for name, mod in {**MODELS, "tileworld": tileworld}.items():
-        t = time.perf_counter()
-        mod.world(256, seed=1).run(2)
-        out[name] = time.perf_counter() - t
-    return out
+    return {name: compile_unit(f"model:{name}")[1] for name in (*MODELS, "tileworld")}
 
 
 TILEWORLD_SIZES = (3_000, 30_000)

@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
 
     warmup = sub.add_parser("warmup", help="compile every kernel and model into the on-disk cache")
     warmup.add_argument("--jobs", type=_count("--jobs", 1), default=None,
-                        help="worker processes compiling side by side (default: every core)")
+                        help="worker processes compiling side by side (default: the "
+                             "runtime's thread count, every core)")
     warmup.add_argument("--skip", action="append", default=[], metavar="UNIT",
                         choices=precompile.PHASES + precompile.MODELS,
                         help="leave out a unit (repeatable), e.g. model:tileworld")
@@ -284,7 +285,8 @@ def _format_run(s: dict, choice: dict) -> str:
 
 
 def _cmd_warmup(args) -> int:
-    from . import World, runtime
+    from . import World, precompile, runtime
+    from .world import TINY
 
     jobs = args.jobs or runtime.default_threads()
     print(f"compiling the tick's kernels and the models into the cache, {jobs} processes ...")
@@ -294,15 +296,17 @@ def _cmd_warmup(args) -> int:
                              progress=lambda unit, secs: print(f"  {unit:18s} {secs:6.1f} s"))
     compiled = time.perf_counter() - t
     t = time.perf_counter()
-    World(agents=64, side=64, tile_updates=4).warmup()
+    World(**TINY).warmup()
     print(f"compiled and cached in {compiled:.1f} s; a new world then loaded them and ticked "
           f"in {time.perf_counter() - t:.1f} s")
-    print(f"Python bytecode of {_write_bytecode()} modules cached")
+    count, ok = _write_bytecode()
+    print(f"Python bytecode of {count} modules cached" if ok else
+          "Python bytecode not written (the package directory is read-only?)")
     return 0
 
 
-def _write_bytecode() -> int:
-    """Byte-compile dod_sim's modules and return how many there are.
+def _write_bytecode() -> tuple[int, bool]:
+    """Byte-compile dod_sim's modules; returns (how many there are, all written).
 
     pip does this when it installs a package, but not for an editable install, and
     Python then writes them on first import only where PYTHONDONTWRITEBYTECODE is
@@ -319,11 +323,12 @@ def _write_bytecode() -> int:
     kernels_dir = os.path.dirname(os.path.abspath(kernels.__file__))
     if not kernels_dir.startswith(package + os.sep):  # an editable install
         dirs.append(kernels_dir)
-    count = 0
+    count, ok = 0, True
     for d in dirs:
-        compileall.compile_dir(d, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        ok &= bool(compileall.compile_dir(
+            d, quiet=1, invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP))
         count += sum(f.endswith(".py") for _, _, fs in os.walk(d) for f in fs)
-    return count
+    return count, ok
 
 
 def _cache_files():

@@ -3,14 +3,23 @@
 Numba compiles one function at a time in a process, so a cold cache used one core
 for the whole of it: ~85 s for the tick's kernels and ~125 s for the models on this
 2-core machine. The tick's phases and the models are separate cache entries, so
-worker processes can compile them side by side into the same cache (Numba writes a
-cache file to a temporary name and renames it); the caller then loads every one.
-Functions that two units call are compiled in both workers (each process compiles
-its callees itself), which is why units are whole phases, not their helpers.
+worker processes compile them side by side into the same cache; the caller then
+loads every one. Functions that two units call are compiled in both workers (each
+process compiles its callees itself), which is why units are whole phases, not their
+helpers.
+
+Numba writes each cache file atomically, but adding an entry to a function's index is
+read, pick a free data file name, write: two workers saving different signatures of
+one function at once (the tileworld model calls the phases with its own state type)
+could both pick the same name, and the index would then point one signature at the
+other's machine code. Workers therefore hold an exclusive lock on one file around
+every save.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from typing import Callable
 
@@ -51,9 +60,9 @@ def compile_unit(unit: str) -> tuple[str, float]:
         elif name == "setup":  # what World() calls before init_world: key schedules, make
             from .config import Config
             from .kernels.state import make
-            from .world import allocate, derive_keys
+            from .world import TINY, allocate, derive_keys
 
-            make(allocate(Config(agents=64, side=64, tile_updates=4), *derive_keys(0)))
+            make(allocate(Config(**TINY), *derive_keys(0)))
         else:
             fns = {p.name: p.fn for p in TICK}
             if name not in fns:
@@ -87,20 +96,53 @@ def compile_units(units=PHASES + MODELS, jobs: int | None = None,
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be at least 1", field="jobs", value=jobs, bound=1)
     units = sorted(units, key=lambda u: -COLD_SECONDS.get(u, 0))
-    if jobs == 1:
-        results = map(compile_unit, units)
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=min(jobs, len(units)), backend="loky", batch_size=1,
-                           pre_dispatch="n_jobs", return_as="generator_unordered")(
-            delayed(compile_unit)(u) for u in units)
     out = {}
-    for unit, secs in results:
-        out[unit] = secs
-        if progress:
-            progress(unit, secs)
+    if jobs == 1 or len(units) <= 1:
+        for unit in units:
+            _done(out, progress, *compile_unit(unit))
+        return out
+    from joblib import Parallel, delayed
+    from joblib.externals.loky import get_reusable_executor
+
+    fd, lock = tempfile.mkstemp(prefix="dod_sim_cache_", suffix=".lock")
+    os.close(fd)
+    try:
+        for unit, secs in Parallel(n_jobs=min(jobs, len(units)), backend="loky", batch_size=1,
+                                   pre_dispatch="n_jobs", return_as="generator_unordered")(
+                delayed(_locked_compile_unit)(u, lock) for u in units):
+            _done(out, progress, unit, secs)
+    finally:
+        # the workers hold their compilers' memory: let them go now, not minutes later
+        get_reusable_executor().shutdown(wait=True)
+        os.remove(lock)
     return out
+
+
+def _done(out, progress, unit, secs):
+    out[unit] = secs
+    if progress:
+        progress(unit, secs)
+
+
+def _locked_compile_unit(unit: str, lock: str) -> tuple[str, float]:
+    """compile_unit in a worker, with every save into Numba's cache under ``lock``."""
+    import fcntl
+
+    from numba.core import caching
+
+    save = caching.IndexDataCacheFile.save
+    if getattr(save, "_dod_sim_lock", None) != lock:
+        original = getattr(save, "_dod_sim_original", save)
+
+        def locked_save(self, key, data):
+            with open(lock, "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # released when fh closes
+                return original(self, key, data)
+
+        locked_save._dod_sim_lock = lock
+        locked_save._dod_sim_original = original
+        caching.IndexDataCacheFile.save = locked_save
+    return compile_unit(unit)
 
 
 def tick_is_cold() -> bool:
@@ -111,5 +153,5 @@ def tick_is_cold() -> bool:
 
     try:
         return not phases.agents_act._cache._cache_file._load_index()
-    except (AttributeError, OSError):  # another Numba's cache layout, an unreadable cache
+    except Exception:  # another Numba's cache layout; an unreadable or truncated index
         return False

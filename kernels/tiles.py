@@ -126,7 +126,8 @@ def apply_verified(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_si
             continue
         t = ids[j]
         # element loops: a slice assignment compiles numpy's broadcast-error message
-        # (measured 3-4 s of every cold start)
+        # (measured 3-4 s of every cold start). The widths are the docstring's, as
+        # World allocates them: stage and records rows are RECORD bytes, tags 32.
         for b in range(stage.shape[1]):
             records[t, b] = stage[j, b]
         for b in range(stage_tags.shape[1]):

@@ -131,7 +131,18 @@ def test_warmup_writes_the_bytecode_of_every_module():
         pyc = importlib.util.cache_from_source(src)
         if os.path.exists(pyc):
             os.remove(pyc)
-    n = _write_bytecode()
-    assert n >= 30
+    n, ok = _write_bytecode()
+    assert n >= 30 and ok
     for src in sources:
         assert os.path.getmtime(importlib.util.cache_from_source(src)) >= os.path.getmtime(src)
+
+
+def test_warmup_compiles_what_it_is_not_told_to_skip(capsys):
+    from dod_sim import precompile
+
+    skip = [u for u in precompile.PHASES + precompile.MODELS if u != "phase:end"]
+    args = ["warmup", "--jobs", "1"] + [a for u in skip for a in ("--skip", u)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "phase:end" in out and "phase:act" not in out and "model:" not in out
+    assert "Python bytecode of" in out

@@ -60,6 +60,41 @@ def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):
     assert out.stdout.strip() == "ok"
 
 
+def test_workers_save_into_the_cache_one_at_a_time(tmp_path):
+    # the index of a function's cache is read, given a free file name and written: two
+    # workers saving different signatures at once must not both pick the same name
+    import fcntl
+
+    from numba.core import caching
+
+    lock = str(tmp_path / "lock")
+    original = caching.IndexDataCacheFile.save
+    held = []
+
+    def spy(self, key, data):
+        with open(lock, "a") as fh:  # a second lock on the file must fail while saving
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+
+    caching.IndexDataCacheFile.save = spy
+    try:
+        precompile._locked_compile_unit("phase:end", lock)
+        precompile._locked_compile_unit("phase:end", lock)  # patched once, not twice
+        f = caching.IndexDataCacheFile.save
+        assert f._dod_sim_original is spy and f._dod_sim_lock == lock
+        f(None, None, None)
+    finally:
+        caching.IndexDataCacheFile.save = original
+    assert held and all(held)  # one call above, and any save that compiling made
+
+
+def test_no_units_is_no_work():
+    assert precompile.compile_units([], jobs=2) == {}
+
+
 def test_a_warm_cache_is_not_cold():
     World(Config(agents=64, side=64, tile_updates=4))
     assert not precompile.tick_is_cold()

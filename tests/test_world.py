@@ -304,10 +304,11 @@ def _resident_pages(a: np.ndarray) -> np.ndarray:
 def test_tick_arrays_are_resident_before_the_first_tick():
     # a page written first inside a tick costs its fault in that tick (the first two
     # ticks at 1,000,000 agents took 50-90 ms longer); the arena alone fills as it is used
-    w = World(Config(agents=20_000, threads=1))
+    assert not _resident_pages(np.zeros(8 << 20, np.uint8)).all()  # the control
+    w = World(Config(agents=200_000, threads=1))
     a = w._arrays
-    for name in ("d_keys", "d_arr_start", "pool_ok", "x"):
-        assert _resident_pages(a[name]).all(), name
+    for name in ("d_keys", "d_arr_start", "d_by_recipient", "pool_ok"):
+        assert a[name].nbytes >= 200_000 and _resident_pages(a[name]).all(), name
     for pool in a["pools"]:
         assert _resident_pages(pool[:w.config.rows]).all()
     assert not _resident_pages(a["arena"]).all()
@@ -320,6 +321,8 @@ def test_tick_arrays_are_resident_before_the_first_tick():
         c = b.copy()
         _make_resident(b)
         assert (b == c).all()
+    with pytest.raises(ValueError, match="C-contiguous"):
+        _make_resident(np.zeros((4, 4))[:, 1])
 
 
 # ---- steering -------------------------------------------------------------------------------
