@@ -26,6 +26,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402  (after the wait policy: libgomp reads it once, at start)
 
+# Start the threading layer now, before any kernel is loaded from the cache. A cached
+# kernel that calls a parallel kernel links against the layer's symbols
+# (allocate_sched), and Numba starts the layer on load only for cache entries that
+# carry their own parfors: an entry compiled in a process that loaded its parallel
+# callee from the cache does not, and calling it first in a new process crashed it
+# (a segfault or "LLVM ERROR: Symbol not found: allocate_sched"; tests/test_kernel_cache.py).
+numba.get_num_threads()
+
 __all__ = ["default_threads", "max_threads", "threads", "resolve_threads", "info", "cpu",
            "cycles_per_ns", "nrt_allocations", "heap_blocks", "provenance"]
 

@@ -1,4 +1,10 @@
-"""An edit of any kernel source drops the whole kernel cache (Numba checks one file)."""
+"""The kernel cache: an edit of any kernel source drops all of it (Numba checks one
+file), and a cached caller of a parallel kernel loads safely in a new process."""
+
+import os
+import subprocess
+import sys
+import textwrap
 
 from dod_sim.kernels import drop_stale_cache
 
@@ -34,3 +40,37 @@ def test_an_unwritable_cache_is_left_alone(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")  # a cache "directory" that is a file: cannot be created
     assert drop_stale_cache(str(src), str(blocker / "__pycache__")) == 0
+
+
+_PARALLEL_CALLEE = textwrap.dedent("""
+    import numpy as np
+    from numba import njit, prange
+
+    @njit(parallel=True, cache=True)
+    def inner(a):
+        for i in prange(a.shape[0]):
+            a[i] += 1.0
+
+    @njit(cache=True)
+    def outer(a):
+        inner(a)
+        return a.sum()
+""")
+
+
+def test_a_caller_cached_against_a_cached_parallel_callee_loads_after_import(tmp_path):
+    # Process 1 caches the parallel inner; process 2 compiles outer, loading inner from
+    # the cache, and caches outer without Numba's hook that starts the threading layer.
+    # A third process that calls outer first crashes unless the layer is already up,
+    # which importing dod_sim sees to (dod-sim warmup's workers made such entries).
+    (tmp_path / "parmod.py").write_text(_PARALLEL_CALLEE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(tmp_path))
+
+    def run(code):
+        return subprocess.run([sys.executable, "-c", "import numpy as np, parmod\n" + code],
+                              env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+
+    assert run("parmod.inner(np.zeros(10))").returncode == 0
+    assert run("print(parmod.outer(np.zeros(10)))").stdout.strip() == "10.0"
+    out = run("import dod_sim\nprint(parmod.outer(np.zeros(10)))")
+    assert out.returncode == 0 and out.stdout.strip() == "10.0", out.stderr
