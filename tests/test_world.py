@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World
+from dod_sim.arena import zeroed_pages
 from dod_sim.kernels.agents import _toward
 from dod_sim.world import _make_resident
 from dod_sim.tiles import decode_payload, split_record
@@ -304,7 +305,9 @@ def _resident_pages(a: np.ndarray) -> np.ndarray:
 def test_tick_arrays_are_resident_before_the_first_tick():
     # a page written first inside a tick costs its fault in that tick (the first two
     # ticks at 1,000,000 agents took 50-90 ms longer); the arena alone fills as it is used
-    assert not _resident_pages(np.zeros(8 << 20, np.uint8)).all()  # the control
+    # the control: fresh anonymous pages are not resident (np.zeros may reuse heap
+    # memory that earlier tests touched, so it is no control)
+    assert not _resident_pages(zeroed_pages(8 << 20)).any()
     w = World(Config(agents=200_000, threads=1))
     a = w._arrays
     for name in ("d_keys", "d_arr_start", "d_by_recipient", "pool_ok"):
