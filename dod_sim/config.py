@@ -111,11 +111,8 @@ class Config:
             raise ConfigError(f"side={self.side} must be a multiple of {TILE_CELLS}",
                               field="side", value=self.side, bound=TILE_CELLS)
         n_tiles = (self.side // TILE_CELLS) ** 2
-        if not 0 <= self.tile_updates <= n_tiles:
-            raise ConfigError(
-                f"tile_updates={self.tile_updates} must be in [0, {n_tiles}]: side={self.side} "
-                f"makes {n_tiles} tiles of {TILE_CELLS} x {TILE_CELLS} cells",
-                field="tile_updates", value=self.tile_updates, bound=(0, n_tiles))
+        _between("tile_updates", self.tile_updates, 0, n_tiles,
+                 why=f"side={self.side} makes {n_tiles} tiles of {TILE_CELLS}^2 cells")
         for name in ("tamper_rate", "send_rate", "kill_rate", "tag_tamper_rate", "hotspot_share"):
             _between(name, getattr(self, name), 0.0, 1.0)
         if self.tile_algo not in ALGOS:
@@ -242,7 +239,8 @@ def _at_least(name, v, lo):
         raise ConfigError(f"{name}={v} must be >= {lo}", field=name, value=v, bound=lo)
 
 
-def _between(name, v, lo, hi):
+def _between(name, v, lo, hi, why=None):
+    """ConfigError unless lo <= v <= hi; ``why`` says where a derived bound comes from."""
     if not (lo <= v <= hi):
-        raise ConfigError(f"{name}={v} must be in [{lo}, {hi}]", field=name, value=v,
-                          bound=(lo, hi))
+        raise ConfigError(f"{name}={v} must be in [{lo}, {hi}]" + (f": {why}" if why else ""),
+                          field=name, value=v, bound=(lo, hi))

@@ -167,9 +167,9 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
 def _make_resident(a: np.ndarray) -> None:
     """Write every page of the C-contiguous ``a`` (one byte of it, back to itself).
 
-    np.zeros of a large array maps fresh pages lazily, so a tick that writes it first pays for
-    its page faults: measured at 1,000,000 agents, delivery took 88 and 72 ms in the
-    first two ticks against 36 later. The arena is left to fill as it is used.
+    np.zeros of a large array maps fresh pages lazily, so a tick that writes it first
+    pays for its page faults: measured at 1,000,000 agents, delivery took 88 and 72 ms
+    in the first two ticks against 36 later. The arena is left to fill as it is used.
     """
     if not a.flags.c_contiguous:  # reshape(-1) would write into a copy
         raise ValueError(f"_make_resident needs a C-contiguous array, got strides {a.strides}")

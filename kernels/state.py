@@ -19,8 +19,8 @@ from numba.np.numpy_support import from_dtype
 
 from ._jit import kernel
 
-__all__ = ["WorldStateType", "WorldState", "state_type", "FIELDS", "PI", "PF", "C", "G", "COUNTER_NAMES",
-           "GAUGE_NAMES", "make"]
+__all__ = ["WorldStateType", "WorldState", "state_type", "FIELDS", "PI", "PF", "C", "G",
+           "COUNTER_NAMES", "GAUGE_NAMES", "make"]
 
 
 class PI(IntEnum):

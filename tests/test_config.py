@@ -31,7 +31,7 @@ def test_default_tile_updates_above_a_small_maps_tiles_names_side():
     with pytest.raises(ConfigError) as e:
         Config(side=64)
     assert e.value.field == "tile_updates" and e.value.bound == (0, 16)
-    assert "side=64 makes 16 tiles" in str(e.value)
+    assert "side=64 makes 16 tiles of 16^2 cells" in str(e.value)
     assert Config(side=64, tile_updates=16).n_tiles == 16
 
 

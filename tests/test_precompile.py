@@ -33,7 +33,8 @@ def test_units_are_the_tick_and_the_models():
     from dod_sim.models import MODELS
     from dod_sim.world import TICK
 
-    assert {u.split(":")[1] for u in precompile.PHASES} == {p.name for p in TICK} | {"init", "setup"}
+    phases = {u.split(":")[1] for u in precompile.PHASES}
+    assert phases == {p.name for p in TICK} | {"init", "setup"}
     assert {u.split(":")[1] for u in precompile.MODELS} == set(MODELS) | {"tileworld"}
     assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + precompile.MODELS)
 
