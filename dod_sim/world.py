@@ -34,6 +34,7 @@ from .kernels import sha256 as k_sha256
 from .kernels import status as k_status
 from .kernels.clock import BUSY_STRIDE
 from .kernels.state import COUNTER_NAMES, PF, PI, C, G
+from .kernels.tiles import ALGO_BLAKE2B, ALGO_HMAC_SHA256
 from .report import Report, rss_bytes
 from .table import agent_columns
 
@@ -110,7 +111,7 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
     pi[PI.CHUNK] = chunk
     pi[PI.DCHUNK] = dchunk
     pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
-    pi[PI.ALGO] = 0 if cfg.tile_algo == "blake2b" else 1
+    pi[PI.ALGO] = ALGO_BLAKE2B if cfg.tile_algo == "blake2b" else ALGO_HMAC_SHA256
     pi[PI.HOT_START] = cfg.hotspot_start
     pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
     pi[PI.HOT_TARGET] = cfg.hotspot_target

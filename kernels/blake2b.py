@@ -33,6 +33,8 @@ __all__ = [
     "compress",
     "load_block",
     "mac_into",
+    "mac_range",
+    "verify_range",
     "mac_rows",
     "verify_rows",
 ]
@@ -364,6 +366,24 @@ def chunk_rows(length):
     return max(8, min(CHUNK_ROWS, r - r % 8))
 
 
+@kernel
+def mac_range(ks, data, length, out, lo, hi):
+    """Rows lo..hi-1 of :func:`mac_rows`, serially: the body of one parallel chunk, for
+    kernels that do more than hash in a chunk (the tick's tile pipeline)."""
+    for i in range(lo, hi):
+        mac_into(ks, data[i], 0, length, out[i], 0)
+
+
+@kernel
+def verify_range(ks, data, length, tags, ok, lo, hi):
+    """Rows lo..hi-1 of :func:`verify_rows`, serially; returns their failures."""
+    bad = 0
+    for i in range(lo, hi):
+        ok[i] = verify_into(ks, data[i], 0, length, tags[i], 0)
+        bad += 0 if ok[i] else 1
+    return bad
+
+
 @kernel(parallel=True)
 def mac_rows(ks, data, length, out):
     """Tag every row: ``out[i, :ks[33]] = BLAKE2b(data[i, :length])``.
@@ -376,8 +396,7 @@ def mac_rows(ks, data, length, out):
     step = chunk_rows(length)
     n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        for i in range(c * step, min(rows, (c + 1) * step)):
-            mac_into(ks, data[i], 0, length, out[i], 0)
+        mac_range(ks, data, length, out, c * step, min(rows, (c + 1) * step))
 
 
 @kernel(parallel=True)
@@ -393,6 +412,5 @@ def verify_rows(ks, data, length, tags, ok):
     step = chunk_rows(length)
     n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        for i in range(c * step, min(rows, (c + 1) * step)):
-            ok[i] = verify_into(ks, data[i], 0, length, tags[i], 0)
+        verify_range(ks, data, length, tags, ok, c * step, min(rows, (c + 1) * step))
     return count_false(ok, rows)

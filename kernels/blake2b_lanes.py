@@ -66,6 +66,8 @@ __all__ = [
     "verify_rows_lanes8",
     "mac_rows_best",
     "verify_rows_best",
+    "mac_range_best",
+    "verify_range_best",
     "describe_cpu",
 ]
 
@@ -535,6 +537,31 @@ def verify_rows_lanes8(ks, data, length, tags, ok):
     return count_false(ok, rows)
 
 
+@kernel
+def mac_range_lanes4(ks, data, length, out, lo, hi):
+    """Rows lo..hi-1 of :func:`mac_rows_lanes4`, serially: the body of one parallel
+    chunk, for kernels that do more than hash in a chunk (the tick's tile pipeline)."""
+    _mac_chunk(ks, data, length, out, lo, hi, 4)
+
+
+@kernel
+def mac_range_lanes8(ks, data, length, out, lo, hi):
+    """:func:`mac_range_lanes4` with 8 lanes."""
+    _mac_chunk(ks, data, length, out, lo, hi, 8)
+
+
+@kernel
+def verify_range_lanes4(ks, data, length, tags, ok, lo, hi):
+    """Rows lo..hi-1 of :func:`verify_rows_lanes4`, serially; returns their failures."""
+    return _verify_chunk(ks, data, length, tags, ok, lo, hi, 4)
+
+
+@kernel
+def verify_range_lanes8(ks, data, length, tags, ok, lo, hi):
+    """:func:`verify_range_lanes4` with 8 lanes."""
+    return _verify_chunk(ks, data, length, tags, ok, lo, hi, 8)
+
+
 # --- choice of variant for this CPU ---------------------------------------------------
 
 # Vector features worth reporting, in the spelling of /proc/cpuinfo (LLVM spells
@@ -577,7 +604,10 @@ def describe_cpu():
 
 if LANES == 8:
     mac_rows_best, verify_rows_best, hash_group = mac_rows_lanes8, verify_rows_lanes8, hash_group8
+    mac_range_best, verify_range_best = mac_range_lanes8, verify_range_lanes8
 elif LANES == 4:
     mac_rows_best, verify_rows_best, hash_group = mac_rows_lanes4, verify_rows_lanes4, hash_group4
+    mac_range_best, verify_range_best = mac_range_lanes4, verify_range_lanes4
 else:
     mac_rows_best, verify_rows_best, hash_group = _scalar.mac_rows, _scalar.verify_rows, hash_group4
+    mac_range_best, verify_range_best = _scalar.mac_range, _scalar.verify_range

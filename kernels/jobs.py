@@ -6,14 +6,8 @@ Each job runs on one pool thread and never starts parallel regions of its own, s
 the map taken between ticks, never the live arrays.
 """
 
-import numpy as np
-
 from ._jit import kernel
-from ._stack import stack_empty
-from .blake2b import verify_into
-from .ct import ct_equal
-from .sha256 import hmac_into
-from .tiles import RECORD, TILE_CELLS, decode_tile
+from .tiles import TILE_CELLS, decode_tile, verify_range
 
 __all__ = ["reverify_tiles", "rebuild_cost"]
 
@@ -22,21 +16,12 @@ __all__ = ["reverify_tiles", "rebuild_cost"]
 def reverify_tiles(algo, ks_blake2b, ks_hmac, records, tags, ok):
     """Verify every tile record again, one after the other, in constant time each.
 
-    algo : 0 keyed BLAKE2b, 1 HMAC-SHA256; ks_blake2b : uint64[34]; ks_hmac : uint32[16]
+    algo : tiles.ALGO_BLAKE2B or tiles.ALGO_HMAC_SHA256
+    ks_blake2b : uint64[34]; ks_hmac : uint32[16]
     records : uint8[n, RECORD], tags : uint8[n, 32], read; ok : bool[n], written.
     Returns the number that failed.
     """
-    failed = 0
-    tag = stack_empty(32, np.uint8)
-    for i in range(records.shape[0]):
-        if algo == 0:
-            good = verify_into(ks_blake2b, records[i], 0, RECORD, tags[i], 0)
-        else:
-            hmac_into(ks_hmac, records[i], 0, RECORD, tag, 0, 32)
-            good = ct_equal(tag, 0, tags[i], 0, 32)
-        ok[i] = good
-        failed += 0 if good else 1
-    return failed
+    return verify_range(algo, ks_blake2b, ks_hmac, records, tags, ok, 0, records.shape[0])
 
 
 @kernel

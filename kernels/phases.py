@@ -11,31 +11,11 @@ import numpy as np
 from ._jit import kernel
 from .agents import act, init_row, kill_row, pop_slot
 from .arena import USED, rotate_epoch, slice_rows
-from .blake2b_lanes import mac_rows_best, verify_rows_best
 from .mailbox import deliver
 from .rng import KILL, row_key, uniform
-from .sha256 import hmac_rows, hmac_verify_rows
 from .state import C, G, PF, PI
 from .status import OK, UNKNOWN_AGENT
-from .tiles import RECORD, apply_verified, generate, generate_stage, pick_distinct, tamper
-
-ALGO_BLAKE2B = 0
-ALGO_HMAC_SHA256 = 1
-
-
-@kernel
-def _sign_tiles(s, rows, tags):
-    if s.pi[PI.ALGO] == ALGO_BLAKE2B:
-        mac_rows_best(s.tile_ks, rows, RECORD, tags)
-    else:
-        hmac_rows(s.tile_hmac_ks, rows, RECORD, tags)
-
-
-@kernel
-def _verify_tiles(s, rows, tags, ok):
-    if s.pi[PI.ALGO] == ALGO_BLAKE2B:
-        return verify_rows_best(s.tile_ks, rows, RECORD, tags, ok)
-    return hmac_verify_rows(s.tile_hmac_ks, rows, RECORD, tags, ok)
+from .tiles import RECORD, pick_distinct, stage_tiles, verify_apply
 
 
 @kernel
@@ -44,11 +24,9 @@ def tile_refresh(s):
     then tamper with some (after signing: bad input that verification must catch)."""
     seed = s.pi[PI.SEED]
     tick = s.pi[PI.TICK]
-    n_tiles = s.records.shape[0]
-    pick_distinct(seed, tick, n_tiles, s.stage_ids)
-    generate_stage(s.stage, s.stage_ids, s.records, seed, tick)
-    _sign_tiles(s, s.stage, s.stage_tags)
-    n = tamper(s.stage, s.stage_ids, seed, tick, s.pf[PF.TAMPER_RATE], s.stage_tampered)
+    pick_distinct(seed, tick, s.records.shape[0], s.stage_ids)
+    n = stage_tiles(s.stage, s.stage_ids, s.records, s.stage_tags, s.pi[PI.ALGO], s.tile_ks,
+                    s.tile_hmac_ks, seed, tick, True, s.pf[PF.TAMPER_RATE], s.stage_tampered)
     s.counters[C.TILES_REFRESHED] += s.stage_ids.shape[0]
     s.counters[C.TILES_TAMPERED] += n
     return OK
@@ -57,9 +35,9 @@ def tile_refresh(s):
 @kernel
 def tile_verify(s):
     """Verify every staged tile in constant time; apply and decode the ones that pass."""
-    failed = _verify_tiles(s, s.stage, s.stage_tags, s.stage_ok)
-    apply_verified(s.stage, s.stage_tags, s.stage_ok, s.stage_ids, s.records, s.tags,
-                   s.cost, s.pi[PI.TILES_PER_SIDE])
+    failed = verify_apply(s.stage, s.stage_tags, s.stage_ok, s.stage_ids, s.records, s.tags,
+                          s.cost, s.pi[PI.TILES_PER_SIDE], s.pi[PI.ALGO], s.tile_ks,
+                          s.tile_hmac_ks)
     s.counters[C.TILES_REJECTED] += failed
     s.counters[C.TILE_BYTES_VERIFIED] += s.stage.shape[0] * RECORD
     return OK
@@ -208,17 +186,16 @@ def init_world(s, agents):
     for _ in range(agents):
         _spawn(s, -1)
     s.counters[C.SPAWNED] = 0
-    seed = s.pi[PI.SEED]
+    # the whole map is staged in place (stage = records, ids[j] = j) at version 0
     n_tiles = s.records.shape[0]
-    for t in range(n_tiles):
-        generate(s.records[t], seed, -1, t, 0)
-    _sign_tiles(s, s.records, s.tags)
-    ok = np.empty(n_tiles, np.bool_)
-    failed = _verify_tiles(s, s.records, s.tags, ok)
     ids = np.arange(n_tiles).astype(np.int32)
-    apply_verified(s.records, s.tags, ok, ids, s.records, s.tags, s.cost,
-                   s.pi[PI.TILES_PER_SIDE])
-    return failed
+    ok = np.empty(n_tiles, np.bool_)
+    tampered = np.empty(n_tiles, np.uint8)
+    algo = s.pi[PI.ALGO]
+    stage_tiles(s.records, ids, s.records, s.tags, algo, s.tile_ks, s.tile_hmac_ks,
+                s.pi[PI.SEED], -1, False, 0.0, tampered)
+    return verify_apply(s.records, s.tags, ok, ids, s.records, s.tags, s.cost,
+                        s.pi[PI.TILES_PER_SIDE], algo, s.tile_ks, s.tile_hmac_ks)
 
 
 @kernel

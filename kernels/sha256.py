@@ -42,6 +42,8 @@ __all__ = [
     "sha256_into",
     "hmac_key_schedule",
     "hmac_into",
+    "hmac_range",
+    "hmac_verify_range",
     "sha256_rows",
     "hmac_rows",
     "hmac_verify_rows",
@@ -327,6 +329,29 @@ def sha256_rows(data, length, out):
     return OK
 
 
+@kernel
+def hmac_range(ks, data, length, out, lo, hi):
+    """Rows lo..hi-1 of :func:`hmac_rows` (arguments already checked), serially: the
+    body of one parallel chunk, for kernels that do more than hash in a chunk."""
+    d = out.shape[1]
+    for i in range(lo, hi):
+        hmac_into(ks, data[i], 0, length, out[i], 0, d)
+
+
+@kernel
+def hmac_verify_range(ks, data, length, tags, ok, lo, hi):
+    """Rows lo..hi-1 of :func:`hmac_verify_rows` (arguments already checked), serially;
+    returns their failures."""
+    d = tags.shape[1]
+    tag = stack_empty(32, np.uint8)
+    bad = 0
+    for i in range(lo, hi):
+        hmac_into(ks, data[i], 0, length, tag, 0, d)
+        ok[i] = ct_equal(tag, 0, tags[i], 0, d)
+        bad += 0 if ok[i] else 1
+    return bad
+
+
 @kernel(parallel=True)
 def hmac_rows(ks, data, length, out):
     """HMAC-SHA256 of each row, truncated to out.shape[1] bytes.
@@ -348,10 +373,7 @@ def hmac_rows(ks, data, length, out):
     step = chunk_rows(length)
     n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        lo = c * step
-        hi = min(lo + step, rows)
-        for i in range(lo, hi):
-            hmac_into(ks, data[i], 0, length, out[i], 0, d)
+        hmac_range(ks, data, length, out, c * step, min((c + 1) * step, rows))
     return OK
 
 
@@ -384,10 +406,5 @@ def hmac_verify_rows(ks, data, length, tags, ok):
     step = chunk_rows(length)
     n_chunks = (rows + step - 1) // step
     for c in prange(n_chunks):
-        tag = stack_empty(32, np.uint8)
-        lo = c * step
-        hi = min(lo + step, rows)
-        for i in range(lo, hi):
-            hmac_into(ks, data[i], 0, length, tag, 0, d)
-            ok[i] = ct_equal(tag, 0, tags[i], 0, d)
+        hmac_verify_range(ks, data, length, tags, ok, c * step, min((c + 1) * step, rows))
     return count_false(ok, rows)

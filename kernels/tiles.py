@@ -1,22 +1,37 @@
-"""Tile kernels: pick, generate, tamper, and apply verified tiles to the cost grid.
+"""Tile kernels: pick, generate, sign, tamper, verify, and apply verified tiles to the
+cost grid.
 
 A tile *record* is the exact byte string its tag covers (WORKLOAD.md, "Tiles"):
 ``tile_id (u32 LE) || version (u32 LE) || payload (1024 bytes)``, 1,032 bytes. The
 payload is 16 rows of 64 bytes; a row is 16 cells of 4 bytes {cost u8, food u8,
-height u16 LE}. Tags are computed over whole records by ``blake2b``/``sha256`` kernels.
+height u16 LE}. Tags are computed over whole records by the ``blake2b_lanes`` (keyed
+BLAKE2b) or ``sha256`` (HMAC-SHA256) kernels, as ``algo`` says.
+
+A tick's tile work is two parallel regions over the same fixed chunks of staged
+tiles (``chunk_rows(RECORD)``, 8 tiles): :func:`stage_tiles` generates, signs and
+tampers with a chunk's tiles; :func:`verify_apply` verifies them and applies those
+that pass. One region per step, rather than one per operation, because waking the
+other workers for a region costs about as much as hashing a chunk.
 """
 
 import numpy as np
 from numba import prange
 
 from ._jit import kernel
+from .blake2b import chunk_rows, count_false
+from .blake2b_lanes import mac_range_best, verify_range_best
 from .rng import TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, draw, row_key, uniform
+from .sha256 import hmac_range, hmac_verify_range
 
 __all__ = [
     "HEADER", "PAYLOAD", "RECORD", "ROW_BYTES", "TILE_CELLS", "CELL_BYTES",
-    "write_header", "read_version", "generate", "pick_distinct", "tamper", "apply_verified",
-    "decode_tile",
+    "ALGO_BLAKE2B", "ALGO_HMAC_SHA256",
+    "write_header", "read_version", "generate", "pick_distinct", "sign_range",
+    "verify_range", "stage_tiles", "verify_apply", "decode_tile",
 ]
+
+ALGO_BLAKE2B = 0
+ALGO_HMAC_SHA256 = 1
 
 HEADER = 8
 PAYLOAD = 1024
@@ -56,17 +71,6 @@ def generate(rec, seed, tick, tile_id, version):
             rec[p + b] = np.uint8((z >> np.uint64(8 * b)) & np.uint64(0xFF))
 
 
-@kernel(parallel=True)
-def generate_stage(stage, ids, records, seed, tick):
-    """Stage tile ids[j] at its current version + 1 with a fresh payload, in parallel.
-
-    stage : uint8[k, RECORD], written; ids : int32[k]; records : uint8[n_tiles, RECORD], read
-    """
-    for j in prange(ids.shape[0]):
-        t = ids[j]
-        generate(stage[j], seed, tick, t, read_version(records[t]) + 1)
-
-
 @kernel
 def pick_distinct(seed, tick, n_tiles, out):
     """Fill out : int32[k] with k distinct tile ids in [0, n_tiles), pseudo-randomly.
@@ -92,49 +96,103 @@ def pick_distinct(seed, tick, n_tiles, out):
 
 
 @kernel
-def tamper(stage, ids, seed, tick, rate, tampered):
-    """Flip one payload byte (XOR 0xFF) of each staged record with probability ``rate``.
+def sign_range(algo, ks, hmac_ks, rows, tags, lo, hi):
+    """Tag records rows[lo:hi] into tags[lo:hi] with ``algo`` (serially).
 
-    stage : uint8[k, RECORD], written; ids : int32[k], read
-    tampered : uint8[k], written (1 where a byte was flipped). Returns the count.
+    ks : uint64[34] (BLAKE2b key schedule), hmac_ks : uint32[16] (HMAC), read
+    rows : uint8[k, RECORD], read; tags : uint8[k, 32], written
     """
+    if algo == ALGO_BLAKE2B:
+        mac_range_best(ks, rows, RECORD, tags, lo, hi)
+    else:
+        hmac_range(hmac_ks, rows, RECORD, tags, lo, hi)
+
+
+@kernel
+def verify_range(algo, ks, hmac_ks, rows, tags, ok, lo, hi):
+    """Check tags[lo:hi] against records rows[lo:hi] in constant time each (serially);
+    ok : bool[k], written. Returns the failures."""
+    if algo == ALGO_BLAKE2B:
+        return verify_range_best(ks, rows, RECORD, tags, ok, lo, hi)
+    return hmac_verify_range(hmac_ks, rows, RECORD, tags, ok, lo, hi)
+
+
+@kernel
+def _tamper_one(rec, tile_id, seed, tick, rate):
+    """Flip one payload byte of rec (XOR 0xFF) with probability ``rate``; 1 if flipped."""
+    key = row_key(seed, tick, tile_id)
+    if uniform(key, TILE_TAMPER) >= rate:
+        return 0
+    rec[HEADER + np.int64(draw(key, TILE_TAMPER_BYTE) % np.uint64(PAYLOAD))] ^= np.uint8(0xFF)
+    return 1
+
+
+@kernel(parallel=True)
+def stage_tiles(stage, ids, records, stage_tags, algo, ks, hmac_ks, seed, tick, bump, rate,
+                tampered):
+    """Stage tile ids[j] with a fresh payload, sign it, then tamper with it with
+    probability ``rate`` (after signing: bad input that verification must catch).
+
+    stage : uint8[k, RECORD], written; ids : int32[k], read; records : uint8[n_tiles,
+    RECORD], read (the version: staged at records' version + 1 when ``bump``, else at 0,
+    as the initial map is); stage_tags : uint8[k, 32], written; tampered : uint8[k],
+    written (1 where a byte was flipped). ``stage`` may be ``records`` itself with
+    ``ids[j] == j``. Returns the number tampered with. Parallel over fixed chunks of
+    ``chunk_rows(RECORD)`` tiles, each generated, signed and tampered in one pass.
+    """
+    k = ids.shape[0]
+    step = chunk_rows(RECORD)
+    for c in prange((k + step - 1) // step):
+        lo = c * step
+        hi = min(k, lo + step)
+        for j in range(lo, hi):
+            t = ids[j]
+            generate(stage[j], seed, tick, t, read_version(records[t]) + 1 if bump else 0)
+        sign_range(algo, ks, hmac_ks, stage, stage_tags, lo, hi)
+        for j in range(lo, hi):
+            tampered[j] = _tamper_one(stage[j], ids[j], seed, tick, rate)
     n = 0
-    for j in range(stage.shape[0]):
-        key = row_key(seed, tick, ids[j])
-        hit = uniform(key, TILE_TAMPER) < rate
-        tampered[j] = 1 if hit else 0
-        if hit:
-            pos = HEADER + np.int64(draw(key, TILE_TAMPER_BYTE) % np.uint64(PAYLOAD))
-            stage[j, pos] ^= np.uint8(0xFF)
-            n += 1
+    for j in range(k):
+        n += tampered[j]
     return n
 
 
 @kernel
-def apply_verified(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_side):
-    """Make every verified staged tile current and decode its cost cells.
+def _apply_one(stage, stage_tags, j, t, records, tags, cost, tiles_per_side):
+    # element loops: a slice assignment compiles numpy's broadcast-error message
+    # (measured 3-4 s of every cold start). The widths are the docstring's, as
+    # World allocates them: stage and records rows are RECORD bytes, tags 32.
+    for b in range(stage.shape[1]):
+        records[t, b] = stage[j, b]
+    for b in range(stage_tags.shape[1]):
+        tags[t, b] = stage_tags[j, b]
+    decode_tile(stage[j], t, tiles_per_side, cost)
 
-    stage : uint8[k, RECORD], stage_tags : uint8[k, 32], ok : bool[k], ids : int32[k], read
-    records : uint8[n_tiles, RECORD], tags : uint8[n_tiles, 32], written for ok rows only
-    cost : uint8[side, side], written for the cells of ok tiles only
-    A tile that failed is never applied: it keeps its previous verified content.
-    Returns the number applied.
+
+@kernel(parallel=True)
+def verify_apply(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_side, algo, ks,
+                 hmac_ks):
+    """Verify every staged tile in constant time; make those that pass current and
+    decode their cost cells. A tile that fails is never applied: it keeps its previous
+    verified content.
+
+    stage : uint8[k, RECORD], stage_tags : uint8[k, 32], ids : int32[k] (distinct), read
+    ok : bool[k], written; records : uint8[n_tiles, RECORD], tags : uint8[n_tiles, 32],
+    written for ok rows only; cost : uint8[side, side], written for the cells of ok
+    tiles only. ``stage`` may be ``records`` itself with ``ids[j] == j``. Returns the
+    number that failed. Parallel over the chunks of :func:`stage_tiles`.
     """
-    applied = 0
-    for j in range(stage.shape[0]):
-        if not ok[j]:
-            continue
-        t = ids[j]
-        # element loops: a slice assignment compiles numpy's broadcast-error message
-        # (measured 3-4 s of every cold start). The widths are the docstring's, as
-        # World allocates them: stage and records rows are RECORD bytes, tags 32.
-        for b in range(stage.shape[1]):
-            records[t, b] = stage[j, b]
-        for b in range(stage_tags.shape[1]):
-            tags[t, b] = stage_tags[j, b]
-        decode_tile(stage[j], t, tiles_per_side, cost)
-        applied += 1
-    return applied
+    k = ids.shape[0]
+    step = chunk_rows(RECORD)
+    for c in prange((k + step - 1) // step):
+        lo = c * step
+        hi = min(k, lo + step)
+        verify_range(algo, ks, hmac_ks, stage, stage_tags, ok, lo, hi)
+        for j in range(lo, hi):
+            if ok[j]:
+                _apply_one(stage, stage_tags, j, ids[j], records, tags, cost, tiles_per_side)
+    # counted serially: a prange reduction allocates its partials on every call
+    return count_false(ok, k)
 
 
 @kernel

@@ -302,3 +302,27 @@ def test_best_variant_matches_hashlib():
     np.testing.assert_array_equal(out, reference(data, 48, key, 16))
     ok = np.zeros(300, bool)
     assert blake2b_lanes.verify_rows_best(ks, data, 48, out, ok) == 0 and ok.all()
+
+
+RANGES = {
+    "scalar": (blake2b.mac_range, blake2b.verify_range),
+    "lanes4": (blake2b_lanes.mac_range_lanes4, blake2b_lanes.verify_range_lanes4),
+    "lanes8": (blake2b_lanes.mac_range_lanes8, blake2b_lanes.verify_range_lanes8),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(RANGES))
+@pytest.mark.parametrize("lo, hi", [(0, 0), (5, 6), (5, 22), (0, 40)])
+def test_range_kernels_touch_only_their_rows(variant, lo, hi):
+    mac_range, verify_range = RANGES[variant]
+    key, data = random_case(11, 40, 1032, 32)
+    ks = key_schedule(key, 32)
+    out = np.zeros((40, 32), np.uint8)
+    mac_range(ks, data, 1032, out, lo, hi)
+    np.testing.assert_array_equal(out[lo:hi], reference(data[lo:hi], 1032, key, 32))
+    assert not out[:lo].any() and not out[hi:].any()
+    if hi > lo:
+        data[hi - 1, 100] ^= 1
+    ok = np.zeros(40, bool)
+    assert verify_range(ks, data, 1032, out, ok, lo, hi) == (1 if hi > lo else 0)
+    assert ok[lo:max(lo, hi - 1)].all() and not ok[max(lo, hi - 1):].any() and not ok[:lo].any()

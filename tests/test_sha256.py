@@ -343,3 +343,20 @@ def test_batch_results_independent_of_thread_count(length):
         msg = data[i, :length].tobytes()
         assert m1[i].tobytes() == hmac.new(b"threads", msg, hashlib.sha256).digest()[:20]
         assert s1[i].tobytes() == hashlib.sha256(msg).digest()
+
+
+@pytest.mark.parametrize("lo, hi", [(0, 0), (3, 4), (3, 20), (0, 25)])
+def test_hmac_range_kernels_touch_only_their_rows(lo, hi):
+    key = b"range key"
+    ks = schedule(key)
+    data = batch_inputs(25, 1032, 5)
+    out = np.zeros((25, 32), dtype=np.uint8)
+    sha256.hmac_range(ks, data, 1032, out, lo, hi)
+    for i in range(25):
+        want = ref_mac(key, data[i].tobytes()) if lo <= i < hi else bytes(32)
+        assert out[i].tobytes() == want
+    if hi > lo:
+        data[lo, 0] ^= 0x80
+    ok = np.zeros(25, dtype=np.bool_)
+    assert sha256.hmac_verify_range(ks, data, 1032, out, ok, lo, hi) == (1 if hi > lo else 0)
+    assert ok.tolist() == [lo < i < hi for i in range(25)]
