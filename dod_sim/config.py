@@ -214,7 +214,8 @@ def available_memory() -> int:
 
 
 def _dchunk(rows: int) -> int:
-    """Rows per delivery chunk: the (chunk x chunk) histogram stays small at 1 M rows."""
+    """Rows per delivery chunk, a power of two (delivery finds a row's chunk by a shift):
+    the (chunk x chunk) histogram stays small at 1 M rows."""
     return 1024 if rows <= 1 << 17 else 4096
 
 

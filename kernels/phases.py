@@ -88,12 +88,14 @@ def arena_slice(s):
 def deliver_messages(s):
     """Move held messages into mailboxes (kernels.mailbox.deliver); swap pool buffers."""
     cur = s.pi[PI.POOL_CUR]
-    deliver(s.pools[cur], s.pools[1 - cur], s.mb_start, s.mb_count, s.out_rec, s.out_to,
-            s.out_tick, s.out_pending, s.alive, s.pi[PI.TICK], s.pi[PI.MAILBOX],
-            s.pi[PI.DCHUNK],
-            s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
-            s.d_arr_start, s.d_by_recipient, s.d_keys, s.d_want, s.d_remain, s.d_allot,
-            s.d_chunk_base, s.d_tally, s.busy, s.tmp)
+    code = deliver(s.pools[cur], s.pools[1 - cur], s.mb_start, s.mb_count, s.out_rec,
+                   s.out_to, s.out_tick, s.out_pending, s.alive, s.pi[PI.TICK],
+                   s.pi[PI.MAILBOX], s.pi[PI.DCHUNK],
+                   s.d_counts, s.d_cursor, s.d_bucket_start, s.d_arrivals, s.d_arr_count,
+                   s.d_arr_start, s.d_by_recipient, s.d_keys, s.d_want, s.d_remain,
+                   s.d_allot, s.d_chunk_base, s.d_tally, s.busy, s.tmp)
+    if code != OK:
+        return code
     s.pi[PI.POOL_CUR] = 1 - cur
     s.gauges[G.MB_WAITING] = s.tmp[4]
     s.gauges[G.MB_MAX] = s.tmp[5]

@@ -178,3 +178,23 @@ def test_messages_to_dead_slots_are_undeliverable():
     w.step()
     c = w.counters()
     assert c["undeliverable"] == 1 and c["delivered"] == 0 and w.census()["lost"] == 0
+
+
+def test_delivery_chunk_must_be_a_power_of_two():
+    from dod_sim.kernels.mailbox import deliver
+    from dod_sim.kernels.state import PI
+    from dod_sim.kernels.status import BAD_ARGUMENT
+
+    w = World(Config(agents=5, capacity=8, side=64, tile_updates=2, seed=1))
+    w.send(0, 3, "share", 1.0)
+    a = w._arrays
+    before = {k: v.copy() for k, v in a.items()}
+    code = deliver(a["pools"][0], a["pools"][1], a["mb_start"], a["mb_count"], a["out_rec"],
+                   a["out_to"], a["out_tick"], a["out_pending"], a["alive"], a["pi"][PI.TICK],
+                   a["pi"][PI.MAILBOX], 1000, a["d_counts"], a["d_cursor"],
+                   a["d_bucket_start"], a["d_arrivals"], a["d_arr_count"], a["d_arr_start"],
+                   a["d_by_recipient"], a["d_keys"], a["d_want"], a["d_remain"], a["d_allot"],
+                   a["d_chunk_base"], a["d_tally"], a["busy"], a["tmp"])
+    assert code == BAD_ARGUMENT
+    for k, v in a.items():  # nothing was done: the message is still held by its sender
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
