@@ -61,8 +61,8 @@ def _p(name, fn, reads, writes):
 # The tick of WORKLOAD.md as data. Phases run in this order; each reads columns that
 # the phases before it wrote, so the order is the whole synchronisation.
 TICK = (
-    _p("tile_refresh", phases.tile_refresh, "records", "stage stage_tags"),
-    _p("tile_verify", phases.tile_verify, "stage stage_tags", "records tags cost"),
+    _p("tiles", phases.tiles, "records",
+       "stage stage_tags stage_ok stage_tampered records tags cost"),
     _p("act", phases.agents_act,
        "pool mb_start mb_count alive cost out_pending",
        "pool_ok x y vx vy energy tile target seq entered fresh mb_start mb_count out_rec "

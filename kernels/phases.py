@@ -15,29 +15,23 @@ from .mailbox import deliver
 from .rng import KILL, row_key, uniform
 from .state import C, G, PF, PI
 from .status import OK, UNKNOWN_AGENT
-from .tiles import RECORD, pick_distinct, stage_tiles, verify_apply
+from .tiles import RECORD, pick_distinct, refresh_tiles
 
 
 @kernel
-def tile_refresh(s):
-    """Stage ``tile_updates`` distinct tiles at version + 1 with new payloads, sign them,
-    then tamper with some (after signing: bad input that verification must catch)."""
+def tiles(s):
+    """Refresh ``tile_updates`` distinct tiles (version + 1, new payload, signed, some
+    tampered with after signing), verify each in constant time, and apply and decode
+    the ones that pass (kernels.tiles.refresh_tiles)."""
     seed = s.pi[PI.SEED]
     tick = s.pi[PI.TICK]
     pick_distinct(seed, tick, s.records.shape[0], s.stage_ids)
-    n = stage_tiles(s.stage, s.stage_ids, s.records, s.stage_tags, s.pi[PI.ALGO], s.tile_ks,
-                    s.tile_hmac_ks, seed, tick, True, s.pf[PF.TAMPER_RATE], s.stage_tampered)
+    tampered, failed = refresh_tiles(
+        s.stage_ids, s.stage, s.stage_tags, s.stage_tampered, s.stage_ok, s.records, s.tags,
+        s.cost, s.pi[PI.TILES_PER_SIDE], s.pi[PI.ALGO], s.tile_ks, s.tile_hmac_ks, seed, tick,
+        True, s.pf[PF.TAMPER_RATE])
     s.counters[C.TILES_REFRESHED] += s.stage_ids.shape[0]
-    s.counters[C.TILES_TAMPERED] += n
-    return OK
-
-
-@kernel
-def tile_verify(s):
-    """Verify every staged tile in constant time; apply and decode the ones that pass."""
-    failed = verify_apply(s.stage, s.stage_tags, s.stage_ok, s.stage_ids, s.records, s.tags,
-                          s.cost, s.pi[PI.TILES_PER_SIDE], s.pi[PI.ALGO], s.tile_ks,
-                          s.tile_hmac_ks)
+    s.counters[C.TILES_TAMPERED] += tampered
     s.counters[C.TILES_REJECTED] += failed
     s.counters[C.TILE_BYTES_VERIFIED] += s.stage.shape[0] * RECORD
     return OK
@@ -191,13 +185,11 @@ def init_world(s, agents):
     # the whole map is staged in place (stage = records, ids[j] = j) at version 0
     n_tiles = s.records.shape[0]
     ids = np.arange(n_tiles).astype(np.int32)
-    ok = np.empty(n_tiles, np.bool_)
-    tampered = np.empty(n_tiles, np.uint8)
-    algo = s.pi[PI.ALGO]
-    stage_tiles(s.records, ids, s.records, s.tags, algo, s.tile_ks, s.tile_hmac_ks,
-                s.pi[PI.SEED], -1, False, 0.0, tampered)
-    return verify_apply(s.records, s.tags, ok, ids, s.records, s.tags, s.cost,
-                        s.pi[PI.TILES_PER_SIDE], algo, s.tile_ks, s.tile_hmac_ks)
+    _, failed = refresh_tiles(
+        ids, s.records, s.tags, np.empty(n_tiles, np.uint8), np.empty(n_tiles, np.bool_),
+        s.records, s.tags, s.cost, s.pi[PI.TILES_PER_SIDE], s.pi[PI.ALGO], s.tile_ks,
+        s.tile_hmac_ks, s.pi[PI.SEED], -1, False, 0.0)
+    return failed
 
 
 @kernel

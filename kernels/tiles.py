@@ -7,11 +7,10 @@ payload is 16 rows of 64 bytes; a row is 16 cells of 4 bytes {cost u8, food u8,
 height u16 LE}. Tags are computed over whole records by the ``blake2b_lanes`` (keyed
 BLAKE2b) or ``sha256`` (HMAC-SHA256) kernels, as ``algo`` says.
 
-A tick's tile work is two parallel regions over the same fixed chunks of staged
-tiles (``chunk_rows(RECORD)``, 8 tiles): :func:`stage_tiles` generates, signs and
-tampers with a chunk's tiles; :func:`verify_apply` verifies them and applies those
-that pass. One region per step, rather than one per operation, because waking the
-other workers for a region costs about as much as hashing a chunk.
+A tick's tile work (:func:`refresh_tiles`) is one parallel region over fixed chunks of
+staged tiles (``chunk_rows(RECORD)``, 8 tiles), each generated, signed, tampered with,
+verified and applied in turn: one region rather than one per operation, because waking
+the other workers for a region costs about as much as hashing a chunk.
 """
 
 import numpy as np
@@ -27,7 +26,7 @@ __all__ = [
     "HEADER", "PAYLOAD", "RECORD", "ROW_BYTES", "TILE_CELLS", "CELL_BYTES",
     "ALGO_BLAKE2B", "ALGO_HMAC_SHA256",
     "write_header", "read_version", "generate", "pick_distinct", "sign_range",
-    "verify_range", "stage_tiles", "verify_apply", "decode_tile",
+    "verify_range", "refresh_tiles", "decode_tile",
 ]
 
 ALGO_BLAKE2B = 0
@@ -127,36 +126,6 @@ def _tamper_one(rec, tile_id, seed, tick, rate):
     return 1
 
 
-@kernel(parallel=True)
-def stage_tiles(stage, ids, records, stage_tags, algo, ks, hmac_ks, seed, tick, bump, rate,
-                tampered):
-    """Stage tile ids[j] with a fresh payload, sign it, then tamper with it with
-    probability ``rate`` (after signing: bad input that verification must catch).
-
-    stage : uint8[k, RECORD], written; ids : int32[k], read; records : uint8[n_tiles,
-    RECORD], read (the version: staged at records' version + 1 when ``bump``, else at 0,
-    as the initial map is); stage_tags : uint8[k, 32], written; tampered : uint8[k],
-    written (1 where a byte was flipped). ``stage`` may be ``records`` itself with
-    ``ids[j] == j``. Returns the number tampered with. Parallel over fixed chunks of
-    ``chunk_rows(RECORD)`` tiles, each generated, signed and tampered in one pass.
-    """
-    k = ids.shape[0]
-    step = chunk_rows(RECORD)
-    for c in prange((k + step - 1) // step):
-        lo = c * step
-        hi = min(k, lo + step)
-        for j in range(lo, hi):
-            t = ids[j]
-            generate(stage[j], seed, tick, t, read_version(records[t]) + 1 if bump else 0)
-        sign_range(algo, ks, hmac_ks, stage, stage_tags, lo, hi)
-        for j in range(lo, hi):
-            tampered[j] = _tamper_one(stage[j], ids[j], seed, tick, rate)
-    n = 0
-    for j in range(k):
-        n += tampered[j]
-    return n
-
-
 @kernel
 def _apply_one(stage, stage_tags, j, t, records, tags, cost, tiles_per_side):
     # element loops: a slice assignment compiles numpy's broadcast-error message
@@ -170,29 +139,46 @@ def _apply_one(stage, stage_tags, j, t, records, tags, cost, tiles_per_side):
 
 
 @kernel(parallel=True)
-def verify_apply(stage, stage_tags, ok, ids, records, tags, cost, tiles_per_side, algo, ks,
-                 hmac_ks):
-    """Verify every staged tile in constant time; make those that pass current and
-    decode their cost cells. A tile that fails is never applied: it keeps its previous
-    verified content.
+def refresh_tiles(ids, stage, stage_tags, tampered, ok, records, tags, cost, tiles_per_side,
+                  algo, ks, hmac_ks, seed, tick, bump, rate):
+    """Refresh tiles ids[j] and make current those that verify (WORKLOAD.md, tick step 1).
 
-    stage : uint8[k, RECORD], stage_tags : uint8[k, 32], ids : int32[k] (distinct), read
-    ok : bool[k], written; records : uint8[n_tiles, RECORD], tags : uint8[n_tiles, 32],
-    written for ok rows only; cost : uint8[side, side], written for the cells of ok
-    tiles only. ``stage`` may be ``records`` itself with ``ids[j] == j``. Returns the
-    number that failed. Parallel over the chunks of :func:`stage_tiles`.
+    Per staged tile: a fresh payload at records' version + 1 (at version 0 unless
+    ``bump``: the initial map), its tag, then with probability ``rate`` one payload byte
+    flipped (after signing: bad input that verification must catch); then the tag is
+    verified in constant time, and a tile that passes is copied into records/tags and
+    decoded into the cost grid. A tile that fails keeps its previous verified content.
+
+    ids : int32[k], distinct tile ids, read
+    stage : uint8[k, RECORD], stage_tags : uint8[k, 32], tampered : uint8[k] (1 where a
+    byte was flipped), ok : bool[k], written
+    records : uint8[n_tiles, RECORD], tags : uint8[n_tiles, 32], cost : uint8[side, side],
+    written for the ids that pass only
+    ``stage`` and ``stage_tags`` may be ``records`` and ``tags`` themselves with
+    ``ids[j] == j`` (the initial map, staged in place).
+    Returns (tampered with, failed). Parallel over fixed chunks of ``chunk_rows(RECORD)``
+    tiles, each taken through the whole step in one region.
     """
     k = ids.shape[0]
     step = chunk_rows(RECORD)
     for c in prange((k + step - 1) // step):
         lo = c * step
         hi = min(k, lo + step)
+        for j in range(lo, hi):
+            t = ids[j]
+            generate(stage[j], seed, tick, t, read_version(records[t]) + 1 if bump else 0)
+        sign_range(algo, ks, hmac_ks, stage, stage_tags, lo, hi)
+        for j in range(lo, hi):
+            tampered[j] = _tamper_one(stage[j], ids[j], seed, tick, rate)
         verify_range(algo, ks, hmac_ks, stage, stage_tags, ok, lo, hi)
         for j in range(lo, hi):
             if ok[j]:
                 _apply_one(stage, stage_tags, j, ids[j], records, tags, cost, tiles_per_side)
     # counted serially: a prange reduction allocates its partials on every call
-    return count_false(ok, k)
+    n = 0
+    for j in range(k):
+        n += tampered[j]
+    return n, count_false(ok, k)
 
 
 @kernel

@@ -1,5 +1,5 @@
-"""The tick's tile kernels: stage (generate, sign, tamper) and verify-and-apply, against
-hashlib/hmac and a plain decode of the cost cells."""
+"""The tick's tile kernel (generate, sign, tamper, verify, apply), against hashlib/hmac
+and a plain decode of the cost cells."""
 
 import hashlib
 import hmac
@@ -11,7 +11,7 @@ import pytest
 from dod_sim.kernels import blake2b, sha256
 from dod_sim.kernels.tiles import (
     ALGO_BLAKE2B, ALGO_HMAC_SHA256, HEADER, RECORD, TILE_CELLS, generate, read_version,
-    stage_tiles, verify_apply,
+    refresh_tiles,
 )
 
 KEY = bytes(range(32))
@@ -55,12 +55,9 @@ def initial_map(algo):
     ids = np.arange(N_TILES, dtype=np.int32)
     tampered = np.ones(N_TILES, np.uint8)
     ok = np.zeros(N_TILES, np.bool_)
-    assert stage_tiles(records, ids, records, tags, algo, ks, hks, SEED, -1, False, 0.0,
-                       tampered) == 0
-    assert not tampered.any()
-    assert verify_apply(records, tags, ok, ids, records, tags, cost, TILES_PER_SIDE, algo, ks,
-                        hks) == 0
-    assert ok.all()
+    assert refresh_tiles(ids, records, tags, tampered, ok, records, tags, cost, TILES_PER_SIDE,
+                         algo, ks, hks, SEED, -1, False, 0.0) == (0, 0)
+    assert not tampered.any() and ok.all()
     return records, tags, cost
 
 
@@ -87,7 +84,9 @@ def test_refresh_applies_exactly_the_untampered_tiles(algo):
     stage = np.zeros((k, RECORD), np.uint8)
     stage_tags = np.zeros((k, 32), np.uint8)
     tampered = np.zeros(k, np.uint8)
-    n = stage_tiles(stage, ids, records, stage_tags, algo, ks, hks, SEED, 5, True, 0.5, tampered)
+    ok = np.zeros(k, np.bool_)
+    n, failed = refresh_tiles(ids, stage, stage_tags, tampered, ok, records, tags, cost,
+                              TILES_PER_SIDE, algo, ks, hks, SEED, 5, True, 0.5)
     assert n == tampered.sum() and 0 < n < k
     for j, t in enumerate(ids):
         fresh = np.zeros(RECORD, np.uint8)
@@ -101,9 +100,6 @@ def test_refresh_applies_exactly_the_untampered_tiles(algo):
             assert flipped.size == 0
         assert stage_tags[j].tobytes() == tag_of(algo, fresh)
 
-    ok = np.zeros(k, np.bool_)
-    failed = verify_apply(stage, stage_tags, ok, ids, records, tags, cost, TILES_PER_SIDE, algo,
-                          ks, hks)
     assert failed == n
     np.testing.assert_array_equal(ok, tampered == 0)
     for t in range(N_TILES):
@@ -119,7 +115,7 @@ def test_refresh_applies_exactly_the_untampered_tiles(algo):
             np.testing.assert_array_equal(block(cost, t), block(before[2], t))
 
 
-def test_stage_and_verify_do_not_depend_on_the_thread_count():
+def test_refresh_does_not_depend_on_the_thread_count():
     ks, hks = schedules()
     results = []
     for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
@@ -131,10 +127,8 @@ def test_stage_and_verify_do_not_depend_on_the_thread_count():
             stage_tags = np.zeros((N_TILES, 32), np.uint8)
             tampered = np.zeros(N_TILES, np.uint8)
             ok = np.zeros(N_TILES, np.bool_)
-            stage_tiles(stage, ids, records, stage_tags, ALGO_BLAKE2B, ks, hks, SEED, 9, True,
-                        0.3, tampered)
-            verify_apply(stage, stage_tags, ok, ids, records, tags, cost, TILES_PER_SIDE,
-                         ALGO_BLAKE2B, ks, hks)
+            refresh_tiles(ids, stage, stage_tags, tampered, ok, records, tags, cost,
+                          TILES_PER_SIDE, ALGO_BLAKE2B, ks, hks, SEED, 9, True, 0.3)
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
         results.append((records, tags, cost, stage, ok))

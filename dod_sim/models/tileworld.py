@@ -167,13 +167,8 @@ def init(key, n, p, *a):
 
 
 @kernel
-def tile_refresh(key, n, p, *a):
-    phases.tile_refresh(_state(*a))
-
-
-@kernel
-def tile_verify(key, n, p, *a):
-    phases.tile_verify(_state(*a))
+def tiles(key, n, p, *a):
+    phases.tiles(_state(*a))
 
 
 @kernel
@@ -224,7 +219,7 @@ MODEL = Model(
     resources=[Resource("world", _make)],
     setup=[_system("init", init)],
     systems=[_system(name, fn) for name, fn in (
-        ("tile_refresh", tile_refresh), ("tile_verify", tile_verify), ("act", act),
+        ("tiles", tiles), ("act", act),
         ("arena", arena), ("deliver", deliver), ("chaos", chaos), ("end", end))],
     stats={"energy_mean": Stat(column_mean, reads=("energy",))},  # over all rows, alive or not
     check=_check,
