@@ -41,6 +41,11 @@ from .table import agent_columns
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
 
 AGENT_CHUNK = 256  # rows per chunk of the agent kernels: 12 chunks at 3,000 agents
+# The arena bytes a new world faults in (of the one epoch of slices it will write): all
+# of them up to about 20,000 agents. Faulting takes 1.1-2.6 s a GiB on this VM, so a
+# 1,000,000-agent world faulting its whole epoch (2.9 GB) took 4-7 s to build instead
+# of 1.2; its ticks fault the rest in as they go (a few ms of a 190 ms tick).
+ARENA_PREFAULT_BYTES = 64 << 20
 # The smallest world that runs every phase: warm-ups compile and load the kernels with it.
 TINY = dict(agents=64, side=64, tile_updates=4)
 
@@ -157,15 +162,16 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
         cost=z((cfg.side, cfg.side), np.uint8),
         stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
         stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
-        arena=zeroed_pages(cfg.arena), arena_meta=z(k_arena.META, np.int64),
+        # one epoch's slices (memory_estimate's arena_resident) are written anyway and
+        # the pages are reused after that: faulting them in now takes the faults out of
+        # the first epoch's ticks (20-25 us of a 3,000-agent tick)
+        arena=zeroed_pages(cfg.arena, min(memory_estimate(cfg)["arena_resident"],
+                                          ARENA_PREFAULT_BYTES)),
+        arena_meta=z(k_arena.META, np.int64),
     )
     for name, a in arrays.items():
         if name not in ("pools", "arena"):
             _make_resident(a)
-    # The slices of one epoch (memory_estimate's arena_resident) are written anyway, and
-    # the arena's pages are reused after that: faulting them in now takes the faults out
-    # of the first epoch's ticks (20-25 us of a 3,000-agent tick's arena phase).
-    _make_resident(arrays["arena"][:memory_estimate(cfg)["arena_resident"]])
     return arrays
 
 

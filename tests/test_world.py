@@ -14,7 +14,7 @@ from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAge
 from dod_sim.arena import zeroed_pages
 from dod_sim.config import memory_estimate
 from dod_sim.kernels.agents import _toward
-from dod_sim.world import _make_resident
+from dod_sim.world import ARENA_PREFAULT_BYTES, _make_resident
 from dod_sim.tiles import decode_payload, split_record
 
 SUMMARY_KEYS = {
@@ -315,7 +315,7 @@ def test_tick_arrays_are_resident_before_the_first_tick():
         assert a[name].nbytes >= 200_000 and _resident_pages(a[name]).all(), name
     for pool in a["pools"]:
         assert _resident_pages(pool[:w.config.rows]).all()
-    epoch = memory_estimate(w.config)["arena_resident"]
+    epoch = min(memory_estimate(w.config)["arena_resident"], ARENA_PREFAULT_BYTES)
     assert 0 < epoch < a["arena"].nbytes - 8192
     assert _resident_pages(a["arena"][:epoch]).all()
     assert not _resident_pages(a["arena"][epoch + 4096:]).any()
@@ -330,6 +330,22 @@ def test_tick_arrays_are_resident_before_the_first_tick():
         assert (b == c).all()
     with pytest.raises(ValueError, match="C-contiguous"):
         _make_resident(np.zeros((4, 4))[:, 1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mincore(2) via libc is Linux's")
+@pytest.mark.parametrize("advice", ["kernel's", "none"])
+def test_zeroed_pages_makes_exactly_the_resident_part_resident(advice, monkeypatch):
+    import dod_sim.arena as arena_mod
+
+    if advice == "none":  # the fallback: a kernel without MADV_POPULATE_WRITE
+        monkeypatch.setattr(arena_mod, "MADV_POPULATE_WRITE", None)
+    for resident in (1, 4096 * 3 + 1, 1 << 20):
+        a = zeroed_pages(4 << 20, resident)
+        pages = _resident_pages(a)
+        first = -(-resident // 4096)
+        assert pages[:first].all() and not pages[first + 1:].any(), resident
+        assert not a.any()
+    assert zeroed_pages(0, 10).shape == (0,)
 
 
 # ---- steering -------------------------------------------------------------------------------
