@@ -42,8 +42,9 @@ def zeroed_pages(nbytes: int, resident: int = 0) -> np.ndarray:
     is first written a few MB per tick that costs more than it saves: measured on this
     VM, first touch of 1 GiB took 1.45 s with numpy's huge-page advice and 0.60 s with
     plain pages (the arena phase of a 1,000,000-agent tick faults ~1,250 pages). The
-    resident part is populated with ``MADV_POPULATE_WRITE`` where the kernel has it
-    (1.1 s a GiB here against 2.6 s writing a byte per page), else by writing.
+    resident part is populated with ``MADV_POPULATE_WRITE`` where the kernel has it,
+    else by writing a byte per page (on 2026-11-27, a slower day: 1.1 against 2.6 s a
+    GiB).
     """
     if nbytes == 0:
         return np.zeros(0, np.uint8)
