@@ -8,7 +8,7 @@
   compile.
 * ``bench_seed``    -- the seed table's figures (paced tick p99, CPU, allocations/s,
   messages lost) as ``track_`` benchmarks.
-* ``bench_parts``   -- the delivery and arena phases on their own.
+* ``bench_parts``   -- the tile, delivery and arena phases on their own.
 * ``bench_models``  -- the reference models (wealth, Schelling, boids) by size and thread
   count, and the ratio to Mesa's own examples at 1,000 agents (skipped in quick mode).
 

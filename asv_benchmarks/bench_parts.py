@@ -1,5 +1,6 @@
-"""Two phases on their own, at 30,000 and 300,000 agents on every core: delivery of
-the held messages into mailboxes, and the arena pass (slices into the epoch arena)."""
+"""Three phases on their own, at 30,000 and 300,000 agents on every core: the tiles
+(the same 64 a tick at any size), delivery of the held messages into mailboxes, and the
+arena pass (slices into the epoch arena)."""
 
 from . import quick_mode
 
@@ -43,3 +44,8 @@ class Phases:
     def time_arena(self, agents):
         """The arena pass: a prefix sum over chunks and a copy per tile entry."""
         self.phases["arena"](self.state)
+
+    def time_tiles(self, agents):
+        """The tile phase: refresh, sign, tamper, verify and decode ``tile_updates`` tiles
+        in one parallel region (kernels.tiles.refresh_tiles)."""
+        self.phases["tiles"](self.state)
