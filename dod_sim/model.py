@@ -105,7 +105,7 @@ CHUNK = 1024  # rows per chunk of a generated per-row loop
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "3"
+_TEMPLATE_VERSION = "4"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -485,14 +485,13 @@ def _source(model: Model) -> tuple[str, list, list]:
     args = ", ".join(plan.args)
     body += d1 + d2 + tick + setup + [
         "@kernel",
-        f"def run_ticks(seed, t0, steps, n, p, par, {args}):",
-        "    for t in range(t0, t0 + steps):",
-        f"        _tick(seed, t, n, p, par, {args})",
-        "",
-        "@kernel",
         f"def run_setup(seed, n, p, par, {args}):",
         f"    _setup(seed, -1, n, p, par, {args})",
+        "",
     ]
+    # One loop with and without statistics: every compiled caller of _tick links, and
+    # LLVM compiles, the whole tick once more (a second loop for the statistics cost the
+    # tileworld model ~60 s of its first step() after a run()).
     compiled = [(k, st) for k, st in model.stats.items() if isinstance(st, Stat)]
     if compiled:
         body += ["@kernel", f"def _stats(n, p, par, row, {args}):"]
@@ -501,14 +500,16 @@ def _source(model: Model) -> tuple[str, list, list]:
             reads = [plan.current(r) for r in _names("", st.reads)]
             body.append(f"    row[{j}] = {plan.fn(st.fn)}(n, p{''.join(', ' + a for a in reads)})"
                         f"  # {k}")
-        body += [
-            "",
-            "@kernel",
-            f"def run_ticks_stats(seed, t0, steps, n, p, par, out, {args}):",
-            "    for t in range(t0, t0 + steps):",
-            f"        _tick(seed, t, n, p, par, {args})",
-            f"        _stats(n, p, par, out[t - t0], {args})",
-        ]
+        body.append("")
+    body += [
+        "@kernel",
+        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, {args}):",
+        "    for t in range(t0, t0 + steps):",
+        f"        _tick(seed, t, n, p, par, {args})",
+    ] + ([
+        "        if with_stats:",
+        f"            _stats(n, p, par, out[t - t0], {args})",
+    ] if compiled else [])
     out += [f"_f{k} = None  # injected: {f.py_func.__module__}.{f.py_func.__qualname__}"
             for k, f in enumerate(plan.fns)]
     return "\n".join(out + ["", ""] + body) + "\n", plan.fns, plan.per_row
@@ -760,24 +761,17 @@ class ModelWorld:
         out = np.empty((steps, len(compiled)), np.float64)
         seed, n, p, par, args = self.seed, self.agents, self.params, self._par, self._args
         with runtime.threads(self.threads):
-            if not compiled and not python:
-                self._mod.run_ticks(seed, self._tick, steps, n, p, par, *args)
-                self._tick += steps
-                self._columns = None
-                self._check_resources()
-            elif not python:
-                self._mod.run_ticks_stats(seed, self._tick, steps, n, p, par, out, *args)
+            if not python:
+                self._mod.run_ticks(seed, self._tick, steps, n, p, par, out, bool(compiled),
+                                    *args)
                 self._tick += steps
                 self._columns = None
                 self._check_resources()
             else:
                 table.update({k: np.empty(steps, np.float64) for k in python})
                 for k in range(steps):
-                    if compiled:
-                        self._mod.run_ticks_stats(seed, self._tick, 1, n, p, par, out[k:k + 1],
-                                                  *args)
-                    else:
-                        self._mod.run_ticks(seed, self._tick, 1, n, p, par, *args)
+                    self._mod.run_ticks(seed, self._tick, 1, n, p, par, out[k:k + 1],
+                                        bool(compiled), *args)
                     self._tick += 1
                     self._columns = None
                     self._check_resources()

@@ -188,7 +188,7 @@ def test_the_generated_module_loads_from_the_disk_cache_in_a_new_process():
         import test_model_api as t
         w = t.walk_world(n=10)
         w.run(1)
-        f = w._mod.run_ticks_stats  # what run(1) with a compiled statistic calls
+        f = w._mod.run_ticks  # what run(1) calls, with its compiled statistic
         print(sum(f.stats.cache_hits.values()), sum(f.stats.cache_misses.values()))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
