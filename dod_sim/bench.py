@@ -101,7 +101,7 @@ def format_auth(r: dict) -> str:
     """The auth benchmark as a table, with ratios against hashlib from the same run."""
     cpu = r["cpu"]
     lines = [
-        f"CPU: {cpu['model']}  vector flags: {' '.join(cpu['vector_flags'])}  "
+        f"CPU: {cpu['model']} ({cpu['arch']})  vector flags: {' '.join(cpu['vector_flags'])}  "
         f"cores: {cpu['cores']}  BLAKE2b lanes (auto): {r['lanes_auto']}",
         f"references (same run): hashlib.blake2b one buffer {r['hashlib_blake2b_buffer_MBps']:.0f} MB/s; "
         f"per call from Python: blake2b {r['hashlib_blake2b_per_call_messages_per_s'] / 1e6:.2f} M msg/s, "

@@ -274,7 +274,7 @@ def format_models(result: dict) -> str:
     m = result["machine"]
     lines = [
         f"models: agent-steps/s (a step includes its statistic), up to {m['threads']} threads, "
-        f"{m['model']} [{' '.join(m['vector_flags'])}], numba {m['numba']}, "
+        f"{m['model']} ({m['arch']}) [{' '.join(m['vector_flags'])}], numba {m['numba']}, "
         f"mesa {m['mesa'] or 'not installed'}",
         f"{'model':<10} {'agents':>10} {'threads':>7} {'dod_sim':>12} {'Mesa':>12} {'ratio':>9}",
     ]

@@ -310,7 +310,7 @@ def format_tick(r: dict) -> str:
     lines.append(f"  {b['jobs_done']} jobs, {b['tiles_reverified_per_s'] / 1e3:.0f} k tiles "
                  f"re-verified/s beside the ticks, {b['tiles_failed']} failed")
     cold = f"{m['cold_start_s']:.1f} s" if m["cold_start_s"] is not None else "not measured (--quick)"
-    lines += ["", f"Machine: {m['cpu']['model']}, {m['cpu']['cores']} cores, "
+    lines += ["", f"Machine: {m['cpu']['model']} ({m['cpu']['arch']}), {m['cpu']['cores']} cores, "
               f"{' '.join(m['cpu']['vector_flags'])}",
               f"  memory copy {m['memory_bandwidth_GBps']:.1f} GB/s; hashlib BLAKE2b "
               f"{m['hashlib_blake2b_MBps']:.0f} MB/s; warm start {m['warm_start_s']:.2f} s "

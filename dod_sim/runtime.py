@@ -79,22 +79,13 @@ def threads(n: int):
 
 
 def cpu() -> dict:
-    """CPU model and the vector features that decide the hashing lanes."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    from llvmlite import binding as llvm
+    """CPU model, microarchitecture, the vector features and the BLAKE2b lanes they
+    choose (``kernels.blake2b_lanes.describe_cpu``), and the cores this process may use."""
+    from .kernels.blake2b_lanes import describe_cpu
 
-    feats = llvm.get_host_cpu_features()
-    wanted = ("sse4.2", "avx", "avx2", "avx512f", "avx512vl", "bmi2")
-    flags = [f for f in wanted if feats.get(f, False)]
-    return {"model": model, "vector_flags": flags, "cores": default_threads()}
+    d = describe_cpu()
+    return {"model": d["model"], "arch": d["arch"], "vector_flags": d["flags"],
+            "hash_lanes": d["lanes"], "cores": default_threads()}
 
 
 def info() -> dict:

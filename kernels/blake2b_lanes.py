@@ -586,7 +586,9 @@ scalar kernels of :mod:`.blake2b`) otherwise."""
 
 
 def describe_cpu():
-    """{"model": CPU model name, "flags": vector flags present, "lanes": LANES}."""
+    """{"model": CPU model name, "arch": LLVM's name for the microarchitecture (e.g.
+    ``znver3``, ``znver5``: the model name alone may not tell them apart), "flags": vector
+    flags present, "lanes": LANES}."""
     model = ""
     try:
         with open("/proc/cpuinfo") as fh:
@@ -599,7 +601,8 @@ def describe_cpu():
         pass
     if not model:
         model = platform.processor() or platform.machine()
-    return {"model": model, "flags": [f for f in _VECTOR_FLAGS if f in _FEATURES], "lanes": LANES}
+    return {"model": model, "arch": llb.get_host_cpu_name(),
+            "flags": [f for f in _VECTOR_FLAGS if f in _FEATURES], "lanes": LANES}
 
 
 if LANES == 8:

@@ -275,8 +275,8 @@ def test_verify_rows_lanes_flags_exactly_the_tampered_rows(lanes, seed, length, 
 
 def test_lanes_and_best_variant_are_consistent():
     info = blake2b_lanes.describe_cpu()
-    assert set(info) == {"model", "flags", "lanes"}
-    assert isinstance(info["model"], str)
+    assert set(info) == {"model", "arch", "flags", "lanes"}
+    assert isinstance(info["model"], str) and info["arch"]
     assert info["lanes"] == blake2b_lanes.LANES
     flags = set(info["flags"])
     if "avx512f" in flags:

@@ -86,7 +86,8 @@ def test_report_provenance_names_versions_cpu_and_config():
 
     assert p["numba"] == numba.__version__ and p["numpy"] == numpy.__version__
     assert p["config_digest"] == cfg.digest() and p["seed"] == cfg.seed
-    assert p["threads"] == r.threads and p["model"] and isinstance(p["vector_flags"], list)
+    assert p["threads"] == r.threads and p["model"] and p["arch"]
+    assert isinstance(p["vector_flags"], list) and p["hash_lanes"] in (0, 4, 8)
 
 
 def test_pacing_keeps_the_period_and_counts_no_overruns():
