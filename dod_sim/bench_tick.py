@@ -4,9 +4,10 @@ tables, and the machine's own limits measured in the same run.
 * seed: 3,000 agents paced at 50 ms (WORKLOAD.md's seed scenario), thread count chosen
   by the runtime, beside the article's four rows (quoted) and the references measured
   on this machine for issue 11 (quoted; Tokio and Node are not run here).
-* scaling: unpaced runs at 3,000 / 30,000 / 300,000 / 1,000,000 agents on 1 thread
-  and on every core, each in its own process so that its resident memory is its own;
-  twice each, the thread counts alternating, the fastest run of each kept.
+* scaling: unpaced runs at 3,000 / 30,000 / 300,000 / 1,000,000 agents on 1 thread,
+  on every core and (up to 100,000 agents) with the runtime's measured plan of threads
+  per phase ("auto"), each in its own process so that its resident memory is its own;
+  twice each, alternating, the fastest run of each kept.
 * burst: the seed scenario's tick p99 without and with a blocking-pool burst of whole
   map re-verifications running beside the ticks.
 * paired speed-up: per size, one world run in batches alternating 1 thread and every
@@ -36,6 +37,7 @@ from .bench import best_time, memory_bandwidth
 from .config import Config
 from .kernels._jit import kernel
 from .kernels.rng import mix64
+from .pacing import PROBE_MAX_AGENTS
 
 __all__ = ["ARTICLE", "REFERENCES", "tick_benchmark", "format_tick", "seed_run",
            "scaling_run", "burst_run", "machine_limits"]
@@ -113,32 +115,35 @@ def burst_run(ticks: int, progress=None) -> dict:
 
 
 def scaling_run(sizes, ticks_for, progress=None, repeats: int = 1) -> list:
-    """Unpaced runs, each size on 1 thread and on every core, each in a fresh process
-    (``dod-sim run --json``). With ``repeats`` > 1 the thread counts alternate, run after
-    run, and each keeps its fastest run (agent-ticks/s): this VM's speed drifts by up to
-    1.7x within an hour, and alternating puts both sides of the speed-up under the same
-    drift. Returns one dict per (agents, threads), with ``runs`` (agent-ticks/s of every
-    run, in order)."""
+    """Unpaced runs, each size on 1 thread, on every core and (up to
+    ``pacing.PROBE_MAX_AGENTS`` agents, with more than one core) with the runtime's
+    measured plan of threads per phase, each in a fresh process (``dod-sim run
+    --json``). With ``repeats`` > 1 the runs alternate, and each keeps its fastest run
+    (agent-ticks/s): this VM's speed drifts by up to 1.7x within an hour, and
+    alternating puts every side of the speed-up under the same drift. Returns one dict
+    per (agents, plan), with ``plan`` (the thread count, or "auto"), ``threads`` (the
+    most threads a phase ran on) and ``runs`` (agent-ticks/s of every run, in order)."""
     cores = runtime.default_threads()
     rows = []
     for n in sizes:
+        plans = sorted({1, cores}) + (["auto"] if cores > 1 and n <= PROBE_MAX_AGENTS else [])
         best, runs = {}, {}
         for _ in range(repeats):
-            for th in sorted({1, cores}):
-                s = _cli_json(["run", "--agents", str(n), "--ticks", str(ticks_for(n)),
-                               "--threads", str(th)])
+            for plan in plans:
+                s = _cli_json(["run", "--agents", str(n), "--ticks", str(ticks_for(n))]
+                              + ([] if plan == "auto" else ["--threads", str(plan)]))
                 row = {k: s[k] for k in ("agents", "threads", "ticks", "agent_ticks_per_s",
                                          "tick_p50_ms", "tick_p99_ms", "rss_mb",
                                          "load_imbalance", "messages_lost")}
-                runs.setdefault(th, []).append(row["agent_ticks_per_s"])
-                if th not in best or row["agent_ticks_per_s"] > best[th]["agent_ticks_per_s"]:
-                    best[th] = row
+                runs.setdefault(plan, []).append(row["agent_ticks_per_s"])
+                if plan not in best or row["agent_ticks_per_s"] > best[plan]["agent_ticks_per_s"]:
+                    best[plan] = row
                 if progress:
                     progress()
         base = best[1]["agent_ticks_per_s"]
-        for th in sorted(best):
-            row = dict(best[th], speedup=best[th]["agent_ticks_per_s"] / base, runs=runs[th])
-            rows.append(row)
+        for plan in plans:
+            rows.append(dict(best[plan], plan=plan, runs=runs[plan],
+                             speedup=best[plan]["agent_ticks_per_s"] / base))
     return rows
 
 
@@ -239,7 +244,8 @@ def tick_benchmark(quick: bool = False, progress=None) -> dict:
     bar = progress or (lambda *a: None)
     seed = seed_run(seed_ticks, progress=bar("seed", seed_ticks))
     burst = burst_run(burst_ticks, progress=bar("burst", 2 * burst_ticks))
-    scaling = scaling_run(sizes, ticks_for, progress=bar("scaling", 2 * repeats * len(sizes)),
+    plans = 2 * len(sizes) + sum(n <= PROBE_MAX_AGENTS for n in sizes)
+    scaling = scaling_run(sizes, ticks_for, progress=bar("scaling", repeats * plans),
                           repeats=repeats)
     pairs = 3 if quick else 7
     tick_paired = bar("paired speed-up", len(sizes)) or (lambda: None)
@@ -284,11 +290,11 @@ def format_tick(r: dict) -> str:
               f"  * quoted from {r['references']['source']}", "",
               "Scaling, unpaced (each run in its own process; the best of "
               f"{len(r['scaling'][0]['runs']) if r['scaling'] else 0} per row, "
-              "thread counts alternating)",
+              "runs alternating; auto: the runtime's threads per phase)",
               f"{'agents':>10} {'thr':>4} {'agent-ticks/s':>14} {'speed-up':>9} {'p50 ms':>9} "
               f"{'p99 ms':>9} {'RSS MB':>8} {'imbalance':>9}"]
     for row in r["scaling"]:
-        lines.append(f"{row['agents']:>10,} {row['threads']:>4} {row['agent_ticks_per_s'] / 1e6:>12.2f} M "
+        lines.append(f"{row['agents']:>10,} {row['plan']:>4} {row['agent_ticks_per_s'] / 1e6:>12.2f} M "
                      f"{row['speedup']:>9.2f} {row['tick_p50_ms']:>9.2f} {row['tick_p99_ms']:>9.2f} "
                      f"{row['rss_mb']:>8.0f} {row['load_imbalance']:>9.3f}")
     m = r["machine"]

@@ -69,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--capacity", type=_count("--capacity", 2), default=None)
     run.add_argument("--ticks", type=_count("--ticks"), default=600)
     run.add_argument("--threads", type=_count("--threads", 1), default=None,
-                     help="worker threads (default: every core)")
+                     help="worker threads for every phase (default: measured per phase up "
+                          "to 100,000 agents, every core above)")
     run.add_argument("--seed", type=_count("--seed"), default=0)
     run.add_argument("--mailbox", type=_count("--mailbox", 1), default=1024)
     run.add_argument("--arena-bytes", type=_count("--arena-bytes"), default=None)
@@ -215,11 +216,13 @@ def _cmd_run(args) -> int:
         if args.snapshot_every is not None and args.snapshot is None:
             raise ConfigError("--snapshot-every needs --snapshot PATH",
                               field="--snapshot-every", value=args.snapshot_every)
-        say("compiling kernels (first run only; later runs load them from the cache) ...",
-            end="", flush=True)
         t0 = time.perf_counter()
         if precompile.tick_is_cold():
+            say("compiling kernels (first run only; later runs load them from the cache) ...",
+                end="", flush=True)
             precompile.compile_units(precompile.PHASES)
+        else:
+            say("loading kernels ...", end="", flush=True)
         if args.resume:
             world = World.restore(args.resume, threads=args.threads)
             ticks = args.ticks
@@ -258,16 +261,18 @@ def _cmd_run(args) -> int:
     if args.json:
         print(json.dumps(s, indent=2))
     else:
-        print(_format_run(s, report.threads_choice))
+        print(_format_run(s, report.threads_choice, report.phase_threads))
     return sig.exit_code
 
 
-def _format_run(s: dict, choice: dict) -> str:
+def _format_run(s: dict, choice: dict, phase_threads: dict) -> str:
     alloc = s["allocations_per_s"]
     alloc = "n/a" if math.isnan(alloc) else f"{alloc:.1f}/s"
+    fewer = {k: v for k, v in phase_threads.items() if v != s["threads"]}
+    plan = "".join(f"; {k} on {v}" for k, v in fewer.items())
     return "\n".join([
         f"tileworld: {s['agents']} agents, {s['ticks']} ticks, {s['threads']} threads "
-        f"({choice.get('how', '')})",
+        f"({choice.get('how', '')}{plan})",
         f"  tick        p50 {s['tick_p50_ms']:.3f} ms   p99 {s['tick_p99_ms']:.3f} ms   "
         f"p99.9 {s['tick_p999_ms']:.3f} ms   max {s['tick_max_ms']:.3f} ms"
         + (f"   overruns {s['overruns']} (period {s['tick_ms']:g} ms)" if s["tick_ms"] else ""),

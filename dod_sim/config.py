@@ -60,8 +60,9 @@ class Config:
     speed, turn_max, energy : movement and the initial energy
     tick_ms : pacing period; 0 = unpaced
     ticks : ticks of a run
-    threads : worker threads; None = chosen by the runtime (every core unpaced; for a
-        paced world the count measured to tick fastest, see :mod:`dod_sim.pacing`)
+    threads : worker threads, every phase; None = chosen by the runtime (up to 100,000
+        agents measured by a short probe, per phase, see :mod:`dod_sim.pacing`; every
+        core above that)
     blocking_threads, blocking_queue : the blocking pool of ``World.submit``: threads
         and the most jobs waiting
     seed : the seed of every counter-based random draw

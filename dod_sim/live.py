@@ -85,6 +85,7 @@ class LiveRun:
             "period_ns": int(world.config.tick_ms * 1e6),
             "provenance": runtime.provenance(world.config, world.threads),
             "threads_choice": dict(world.threads_choice),
+            "phase_threads": world.phase_threads,
         }
 
     def _release(self):
@@ -189,7 +190,7 @@ class LiveRun:
         are concatenated; start_counters and start_busy are the first chunk's; wall_ns
         and cpu_ns are the sums over chunks (the bookkeeping between chunks is not
         counted; cpu_ns is the whole process's CPU time, the watching thread included).
-        census, rss, arena, provenance and threads_choice are the last chunk's, and so
+        census, rss, arena, provenance, threads_choice and phase_threads are the last chunk's, and so
         is ``steady``: ``allocations_per_s()`` covers the steady state of the last chunk
         only. Before the first chunk ends the report has 0 ticks and the state at start.
         """
@@ -208,6 +209,7 @@ class LiveRun:
                 busy_cycles=z((0, th), np.int64), start_busy=z(th, np.int64),
                 cycles_per_ns=runtime.cycles_per_ns(), provenance=dict(e["provenance"]),
                 threads_choice=dict(e["threads_choice"]),
+                phase_threads=dict(e["phase_threads"]),
             )
         first, last = reps[0], reps[-1]
 

@@ -48,6 +48,7 @@ class Report:
         steady state (from tick min(100, ticks // 5), at least 1), with clock times
     provenance : dict, versions, CPU, threading, seed, config digest
     threads_choice : dict, how the thread count was chosen (``dod_sim.pacing``)
+    phase_threads : dict, {phase name: threads it ran on} (``World.phase_threads``)
     """
 
     config: object
@@ -70,6 +71,7 @@ class Report:
     steady: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     threads_choice: dict = field(default_factory=dict)
+    phase_threads: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.gauges is None:

@@ -16,12 +16,15 @@ import sys
 import time
 
 # How idle OpenMP workers wait between parallel regions, fixed when the threading layer
-# starts. Measured on this 2-core VM (launch of an empty 12-chunk prange): libgomp's
-# default (spin, then sleep) 45-58 us, PASSIVE 11 us, ACTIVE 3 us but with every idle
-# worker spinning at 100 % CPU. A tick launches about eight regions, so the default
-# would cost ~0.4 ms a tick; PASSIVE is the default here, and any value the user set
-# before importing dod_sim wins (OMP_WAIT_POLICY=ACTIVE for the lowest latency when
-# the cores are otherwise idle).
+# starts. Measured on this project's 2-core VMs (launch of an empty prange): on Zen 3,
+# libgomp's default (spin, then sleep) 45-58 us, PASSIVE 11 us, ACTIVE 3 us; on Zen 5,
+# PASSIVE 46-58 us and a spinning worker 1.3 us, but spinning (GOMP_SPINCOUNT=10000)
+# made a 3,000-agent tick paced at 20-50 ms take 3.6-3.8 ms instead of 0.7 (each
+# region ~0.5 ms: a vCPU that spins right after idling is stalled by the hypervisor),
+# and ACTIVE keeps every idle worker at 100 % CPU, in a notebook too. So PASSIVE is
+# the default here, and dod_sim.pacing runs a phase on fewer threads where a wake costs
+# more than it gives back; any value the user set before importing dod_sim wins
+# (OMP_WAIT_POLICY=ACTIVE for the lowest latency when the cores are otherwise idle).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba  # noqa: E402  (after the wait policy: libgomp reads it once, at start)

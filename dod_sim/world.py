@@ -253,7 +253,8 @@ class World:
                 f"but only {have / 2**30:.2f} GiB is available",
                 field="capacity", value=cfg.rows, bound=have,
             )
-        self.threads, self.threads_choice = pacing.choose_threads(cfg)
+        self._threads, self.threads_choice = pacing.choose_threads(cfg)
+        self._phase_threads = dict(self.threads_choice.get("phase_threads", {}))
         self.tile_key, self.message_key = derive_keys(cfg.seed)
         self._arrays = allocate(cfg, self.tile_key, self.message_key)
         self._state = state.make(self._arrays)
@@ -271,6 +272,44 @@ class World:
         # A sequence count, odd while a tick runs: another thread copies state between
         # ticks without a lock by retrying when it changed under it (a seqlock).
         self._seq = 0
+
+    # ---- threads ---------------------------------------------------------------------
+
+    @property
+    def threads(self) -> int:
+        """The most threads a phase of this world runs on. Setting it runs every phase on
+        that many (``phase_threads`` is cleared)."""
+        return self._threads
+
+    @threads.setter
+    def threads(self, n: int) -> None:
+        self._threads = runtime.resolve_threads(n)
+        self._phase_threads = {}
+
+    @property
+    def phase_threads(self) -> dict:
+        """{phase name: threads} for the phases of ``schedule``. The runtime's probe
+        (:mod:`dod_sim.pacing`) may run some phases on fewer threads than ``threads``;
+        a phase left out of an assigned mapping runs on ``threads``."""
+        return {p.name: self._phase_threads.get(p.name, self._threads) for p in self.schedule}
+
+    @phase_threads.setter
+    def phase_threads(self, plan: dict) -> None:
+        names = {p.name for p in self.schedule}
+        for name, n in plan.items():
+            if name not in names:
+                raise ConfigError(f"phase_threads names {name!r}, which is not a phase of "
+                                  f"this world ({', '.join(sorted(names))})",
+                                  field="phase_threads", value=name)
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= self._threads:
+                raise ConfigError(f"phase_threads[{name!r}]={n!r} must be an integer in "
+                                  f"[1, {self._threads}] (the world's threads)",
+                                  field="phase_threads", value=n, bound=(1, self._threads))
+        self._phase_threads = {k: int(v) for k, v in plan.items() if v != self._threads}
+
+    def _plan(self) -> list:
+        """Threads per phase of ``schedule``, in order."""
+        return [self._phase_threads.get(p.name, self._threads) for p in self.schedule]
 
     # ---- reading the state -------------------------------------------------------------
 
@@ -625,8 +664,12 @@ class World:
         """Run one tick. Raises after the tick completes if a phase reported an error."""
         with runtime.threads(self.threads):
             failure = None
+            cur = self.threads
             self._seq += 1
-            for ph in self.schedule:
+            for ph, k in zip(self.schedule, self._plan()):
+                if k != cur:
+                    numba.set_num_threads(k)
+                    cur = k
                 code = ph.fn(self._state)
                 if code and failure is None:
                     failure = (ph.name, code)
@@ -674,7 +717,7 @@ class World:
             census=self.census(), wall_ns=wall, cpu_ns=cpu, rss=rss_bytes(),
             period_ns=period, arena=self.arena_usage(), steady=tel.steady,
             provenance=runtime.provenance(self.config, self.threads),
-            threads_choice=self.threads_choice,
+            threads_choice=self.threads_choice, phase_threads=self.phase_threads,
         )
         if failure is not None:
             self._raise_status(*failure)
@@ -689,6 +732,9 @@ class World:
         st = self._state
         fns = [p.fn for p in self.schedule]
         names = [p.name for p in self.schedule]
+        plan = self._plan()
+        set_threads = numba.set_num_threads
+        cur = self.threads
         counters = self._arrays["counters"]
         gauges = self._arrays["gauges"]
         busy = self._arrays["busy"][::BUSY_STRIDE][:self.threads]
@@ -712,6 +758,9 @@ class World:
                 t0 = clock()
                 prev = t0
                 for j in range(n_ph):
+                    if plan[j] != cur:
+                        cur = plan[j]
+                        set_threads(cur)
                     code = fns[j](st)
                     t = clock()
                     tel.phase_ns[i, j] = t - prev

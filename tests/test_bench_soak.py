@@ -4,7 +4,7 @@ produced and the tables print. Wall-clock values are never asserted."""
 import json
 import math
 
-from dod_sim import bench_tick
+from dod_sim import bench_tick, runtime
 from dod_sim.cli import main
 from dod_sim.soak import format_soak, soak, soak_config
 
@@ -21,6 +21,8 @@ def test_tick_benchmark_parts_and_table(monkeypatch):
     assert burst["with"]["messages_lost"] == 0
     rows = bench_tick.scaling_run([2000], lambda n: 5, repeats=2)
     assert [r["agents"] for r in rows] == [2000] * len(rows) and rows[0]["speedup"] == 1.0
+    cores = runtime.default_threads()
+    assert [r["plan"] for r in rows] == sorted({1, cores}) + (["auto"] if cores > 1 else [])
     # the best of two alternating runs per thread count
     assert all(len(r["runs"]) == 2 and r["agent_ticks_per_s"] == max(r["runs"]) for r in rows)
     assert all(r["messages_lost"] == 0 and r["rss_mb"] > 0 for r in rows)

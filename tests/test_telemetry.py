@@ -3,11 +3,12 @@
 import threading
 import time
 
+import numba
 import numpy as np
 import pytest
 from dod_sim.kernels.state import COUNTER_NAMES
 
-from dod_sim import Config, ConfigError, World
+from dod_sim import Config, ConfigError, World, runtime
 from dod_sim.blocking import BlockingPool
 from dod_sim.errors import PoolFull
 from dod_sim.world import Phase
@@ -115,15 +116,37 @@ def test_a_slow_tick_is_counted_as_an_overrun():
 
 def test_the_thread_count_choice_is_reported():
     assert World(small(threads=1)).threads_choice["how"] == "set by config"
-    unpaced = World(small())
-    assert unpaced.threads_choice["how"].startswith("every core")
-    paced = World(small(tick_ms=50))
-    choice = paced.threads_choice
-    assert choice["threads"] == paced.threads
-    if "probe_p90_ms" in choice:  # a machine with more than one core
-        assert choice["how"].startswith("measured")
-        assert str(paced.threads) in choice["probe_p90_ms"]
-    assert paced.run(2).threads_choice == choice
+    cores = runtime.default_threads()
+    for w in (World(small()), World(small(tick_ms=50))):
+        choice = w.threads_choice
+        assert choice["threads"] == w.threads
+        if cores > 1:  # a probe of 1 thread, every core and (maybe) a plan per phase
+            assert choice["how"].startswith("measured")
+            assert {"1", str(cores)} <= set(choice["probe_p90_ms"])
+            assert set(choice["probe_phase_ms"]["1"]) == set(w.phase_threads)
+        plan = choice.get("phase_threads", {})
+        assert w.phase_threads == {p.name: plan.get(p.name, w.threads) for p in w.schedule}
+        assert all(1 <= k < w.threads for k in plan.values())
+        r = w.run(2)
+        assert r.threads_choice == choice and r.phase_threads == w.phase_threads
+
+
+def test_phase_threads_are_validated_and_setting_threads_clears_them():
+    cores = numba.config.NUMBA_NUM_THREADS
+    w = World(small(threads=cores))
+    with pytest.raises(ConfigError, match="phase_threads names 'nope', which is not a phase"):
+        w.phase_threads = {"nope": 1}
+    for bad in (0, cores + 1, 1.5, True):
+        with pytest.raises(ConfigError, match=rf"phase_threads\['act'\]={bad!r} must be an "
+                                              rf"integer in \[1, {cores}\]"):
+            w.phase_threads = {"act": bad}
+    assert set(w.phase_threads.values()) == {cores}  # a refused plan changes nothing
+    w.phase_threads = {"deliver": 1}
+    assert w.phase_threads["deliver"] == 1 and w.phase_threads["act"] == cores
+    w.threads = 1
+    assert set(w.phase_threads.values()) == {1}
+    w.threads = cores
+    assert set(w.phase_threads.values()) == {cores}
 
 
 def test_blocking_pool_bounds_hold():

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 import pytest
 
-from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World
+from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World, runtime
 from dod_sim.arena import zeroed_pages
 from dod_sim.config import memory_estimate
 from dod_sim.kernels.agents import _toward
@@ -74,6 +74,20 @@ def test_same_digest_for_one_and_all_threads():
         w.threads = 1 + k % numba.config.NUMBA_NUM_THREADS
         w.run(50)
     assert w.state_digest() in digests
+
+
+def test_same_digest_whatever_each_phase_runs_on():
+    # the probe of dod_sim.pacing may run some phases on fewer threads than others
+    cores = numba.config.NUMBA_NUM_THREADS
+    ref = World(Config(agents=3000, seed=11, threads=1, kill_rate=0.001))
+    ref.run(200)
+    w = World(Config(agents=3000, seed=11, threads=cores, kill_rate=0.001))
+    names = list(w.phase_threads)
+    for k in range(4):
+        w.phase_threads = {n: 1 + (i + k) % cores for i, n in enumerate(names)}
+        r = w.run(50)
+        assert r.phase_threads == w.phase_threads
+    assert w.state_digest() == ref.state_digest()
 
 
 @pytest.mark.parametrize("agents", [3000, 20_000])
@@ -187,6 +201,8 @@ def test_arena_exhaustion_raises_after_a_consistent_tick():
     assert f"of {err.total} bytes" in str(err) and "arena_bytes" in str(err)
     assert w.census()["lost"] == 0
     assert w.tick == err.tick + 1
+    if runtime.default_threads() > 1:  # the thread probe met the same error and said so
+        assert w.threads_choice["how"] == "every core (the probe stopped: ArenaExhausted)"
 
 
 def test_messages_in_mailboxes_are_signed_with_the_message_key():
