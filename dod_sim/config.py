@@ -29,7 +29,7 @@ ROW_BYTES = (
     + 8 + 2 + 4    # seq, entered, fresh, free_slots
     + 8 + 4        # mb_start, mb_count
     + 64 + 4 * 2 + 1  # out_rec, out_to, out_tick, out_pending
-    + 4 * 3 + 8 * 2  # delivery scratch: arrivals, arr_count, by_recipient, arr_start, keys
+    + 4 * 3 + 8 * 3  # delivery scratch: arrivals, arr_count, by_recipient, arr_start, keys (2 N)
 )
 RECORD_BYTES = 64
 ARENA_BYTES_PER_AGENT = 4096  # one epoch needs ~3 KB (47 tiles x 64 B); touched lazily

@@ -122,7 +122,7 @@ def mailboxes(agents: int, bound: int = 1024, pool_per_agent: int = 4) -> MailSt
         seq=z(n, np.int64), alive=np.ones(n, np.bool_),
         counts=z((nd, nd), np.int64), cursor=z((nd, nd), np.int64),
         bucket_start=z(nd + 1, np.int64), arrivals=z(n, np.int32), arr_count=z(n, np.int32),
-        arr_start=z(n, np.int64), by_recipient=z(n, np.int32), keys=z(n, np.int64),
+        arr_start=z(n, np.int64), by_recipient=z(n, np.int32), keys=z(2 * n, np.int64),
         want=z(nd, np.int64), remain=z(nd, np.int64), allot=z(nd, np.int64),
         chunk_base=z(nd, np.int64), tally=z((nd, 5), np.int64),
         busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), out=z(8, np.int64),

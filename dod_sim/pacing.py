@@ -3,8 +3,8 @@
 Every parallel region wakes the sleeping workers (``OMP_WAIT_POLICY=PASSIVE``, the
 default here), and what a wake costs belongs to the machine: 9-44 us on the Zen 3 VM
 this project started on, about 50 us on the Zen 5 VM of 2026-11-27, where a
-3,000-agent tick ran 0.42 ms on 1 thread and 0.63 ms on 2, delivery's four regions
-taking 51 us on one thread and 265 us on two while act, one region, still gained. The
+3,000-agent tick ran 0.42 ms on 1 thread and 0.63 ms on 2, delivery (then four
+regions) taking 51 us on one thread and 265 us on two while act, one region, gained. The
 phase's share of the work decides the rest. So a world whose ``Config.threads`` is None
 and that has at most :data:`PROBE_MAX_AGENTS` agents runs a short probe of its own
 configuration (paced like it, so idle workers fall asleep between ticks as they will):

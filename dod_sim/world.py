@@ -13,6 +13,7 @@ import gc
 import hashlib
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future
 from types import MappingProxyType
 from typing import Callable, NamedTuple
@@ -153,7 +154,7 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
         d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
         d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
         d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
-        d_by_recipient=z(n, np.int32), d_keys=z(n, np.int64),
+        d_by_recipient=z(n, np.int32), d_keys=z(2 * n, np.int64),
         d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
         d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
         chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
@@ -295,6 +296,9 @@ class World:
 
     @phase_threads.setter
     def phase_threads(self, plan: dict) -> None:
+        if not isinstance(plan, Mapping):
+            raise TypeError(f"phase_threads must be a mapping of phase name to threads, "
+                            f"not {type(plan).__name__}")
         names = {p.name for p in self.schedule}
         for name, n in plan.items():
             if name not in names:

@@ -107,19 +107,32 @@ def sum_column(tally, rows, col):
     return s
 
 
-@kernel(parallel=True)
-def _count(out_to, out_pending, out_tick, alive, mb_count, tick, chunk, shift, counts, senders,
-           tally, busy):
-    """Per sender chunk: the histogram of its held messages by recipient chunk, and the
-    list of the senders that hold one, in order, in senders[chunk start:]. Every held
-    message is taken off its sender (out_pending = 0; _place sets it again for those it
-    cannot admit); one to a dead slot is returned as undeliverable.
+# keys of _count_scatter: recipient << 32 | sender, with this bit set for a retried
+# message (sender ids are int32, so bit 31 is free)
+RETRIED = np.int64(1) << 31
+_SENDER = np.int64(0x7FFFFFFF)
 
-    The list spares _scatter a test of every row: about half the rows hold a message,
-    at random, and that branch mispredicted on every other row. The row loop here is
-    branch-free; a row without a message reads alive[0] rather than alive[out_to], so it
-    costs no random read. ``chunk == 1 << shift``: a row's chunk is a shift, not a 64-bit
-    division (count and scatter at 3,000 agents: 47 -> 29-32 us a tick).
+
+@kernel(parallel=True)
+def _count_scatter(out_to, out_pending, out_tick, alive, mb_count, tick, chunk, shift, counts,
+                   cursor, keys, senders, tally, busy):
+    """Per sender chunk: the histogram of its held messages by recipient chunk, and their
+    keys in the chunk's own segment of ``keys``, grouped by recipient chunk, in sender
+    order. Every held message is taken off its sender (out_pending = 0; _place sets it
+    again for those it cannot admit); one to a dead slot is returned as undeliverable.
+
+    Sender chunk sc writes keys[lo:lo + held] only, so both passes run in one parallel
+    region: no prefix over all chunks stands between them, and a region less is a
+    worker's wake less (about 50 us a tick on 2 threads of the Zen 5 VM). Group rc of
+    chunk sc ends at cursor[sc, rc] and holds counts[sc, rc] keys; _admit reads bucket
+    rc as those groups in chunk order, the order a global scatter gave.
+
+    The first pass lists the senders that hold a message in senders[lo:], branch-free
+    (about half the rows hold one, at random, and a test of every row mispredicted on
+    every other row); a row without a message reads alive[0] rather than
+    alive[out_to], so it costs no random read. The second pass reads out_to and
+    out_tick in sender order, sparing _admit a random read of each per message.
+    ``chunk == 1 << shift``: a row's chunk is a shift, not a 64-bit division.
     """
     n = out_to.shape[0]
     n_chunks = counts.shape[0]
@@ -143,30 +156,11 @@ def _count(out_to, out_pending, out_tick, alive, mb_count, tick, chunk, shift, c
             rt += p & np.int64(out_tick[s] < tick)
             senders[k] = s
             k += held
-        tally[sc, 0] = u
-        tally[sc, 1] = rt
-        tally[sc, 2] = rem
-        tally[sc, 3] = k - lo
-        busy_add(busy, t0)
-    return sum_column(tally, n_chunks, 0), sum_column(tally, n_chunks, 1), sum_column(tally, n_chunks, 2)
-
-
-# keys of _scatter: recipient << 32 | sender, with this bit set for a retried message
-# (sender ids are int32, so bit 31 is free)
-RETRIED = np.int64(1) << 31
-_SENDER = np.int64(0x7FFFFFFF)
-
-
-@kernel(parallel=True)
-def _scatter(out_to, out_tick, tick, chunk, shift, cursor, keys, senders, tally, busy):
-    """Each held message's key into its recipient chunk's bucket, for the senders _count
-    listed. Reading out_to and out_tick here, in sender order, spares _admit a random
-    read of each per message."""
-    n_chunks = cursor.shape[0]
-    for sc in prange(n_chunks):
-        t0 = cycles()
-        lo = sc * chunk
-        for i in range(lo, lo + tally[sc, 3]):
+        pos = lo
+        for rc in range(n_chunks):
+            cursor[sc, rc] = pos
+            pos += counts[sc, rc]
+        for i in range(lo, k):
             s = senders[i]
             r = out_to[s]
             key = (np.int64(r) << 32) | s
@@ -175,7 +169,11 @@ def _scatter(out_to, out_tick, tick, chunk, shift, cursor, keys, senders, tally,
             rc = r >> shift
             keys[cursor[sc, rc]] = key
             cursor[sc, rc] += 1
+        tally[sc, 0] = u
+        tally[sc, 1] = rt
+        tally[sc, 2] = rem
         busy_add(busy, t0)
+    return sum_column(tally, n_chunks, 0), sum_column(tally, n_chunks, 1), sum_column(tally, n_chunks, 2)
 
 
 @kernel
@@ -242,8 +240,13 @@ def _heapsort(a, base, m):
 
 
 @kernel(parallel=True)
-def _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
+def _admit(out_tick, mb_count, bucket_start, counts, cursor, keys, sort_keys, chunk, mailbox,
            arr_count, arr_start, by_recipient, buf, want, remain_total, busy):
+    """Per recipient chunk rc: its arrivals (bucket rc, the groups _count_scatter left in
+    every sender chunk's segment of ``keys``, in chunk order) sorted by recipient into
+    by_recipient[bucket_start[rc]:bucket_start[rc + 1]], stably, then each mailbox's
+    arrivals by the tick first sent when a retried message is among them; and how many
+    the chunk's mailboxes can take (want) and already hold (remain_total)."""
     n = mb_count.shape[0]
     n_chunks = bucket_start.shape[0] - 1
     for rc in prange(n_chunks):
@@ -252,24 +255,26 @@ def _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
         hi = min(n, lo + chunk)
         for r in range(lo, hi):
             arr_count[r] = 0
-        b0 = bucket_start[rc]
-        b1 = bucket_start[rc + 1]
-        for i in range(b0, b1):
-            arr_count[keys[i] >> 32] += 1
+        for sc in range(n_chunks):
+            e = cursor[sc, rc]
+            for i in range(e - counts[sc, rc], e):
+                arr_count[keys[i] >> 32] += 1
         # stable counting sort of the bucket by recipient
-        pos = b0
+        pos = bucket_start[rc]
         for r in range(lo, hi):
             arr_start[r] = pos
             pos += arr_count[r]
         for r in range(lo, hi):
             arr_count[r] = 0
         retried = np.int64(0)
-        for i in range(b0, b1):
-            k = keys[i]
-            r = k >> 32
-            retried |= k
-            by_recipient[arr_start[r] + arr_count[r]] = np.int32(k & _SENDER)
-            arr_count[r] += 1
+        for sc in range(n_chunks):
+            e = cursor[sc, rc]
+            for i in range(e - counts[sc, rc], e):
+                k = keys[i]
+                r = k >> 32
+                retried |= k
+                by_recipient[arr_start[r] + arr_count[r]] = np.int32(k & _SENDER)
+                arr_count[r] += 1
         # without a retried message every arrival was first sent this tick, and the
         # bucket's sender order is already the delivery order
         sort = (retried & RETRIED) != 0
@@ -278,8 +283,7 @@ def _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
         for r in range(lo, hi):
             m = arr_count[r]
             if sort and m > 1:
-                # keys[b0:b1] has been consumed: it is this sort's scratch
-                _sort_by_tick(by_recipient, arr_start[r], m, out_tick, keys, buf)
+                _sort_by_tick(by_recipient, arr_start[r], m, out_tick, sort_keys, buf)
             free = mailbox - mb_count[r]
             w += min(m, free)
             rem += mb_count[r]
@@ -354,34 +358,36 @@ def deliver(pool, pool_next, mb_start, mb_count, out_rec, out_to, out_tick, out_
     for messages delivered or returned undeliverable (for all of them while the call
     runs, then set again for those left held)
     alive : bool[N], read; tick : current tick; mailbox : the bound; chunk : rows a chunk,
-    a power of two (else nothing is done and BAD_ARGUMENT returned)
+    a power of two
     scratch (preallocated, overwritten): counts, cursor : int64[n_chunks, n_chunks];
     bucket_start : int64[n_chunks + 1]; arrivals (the senders listed by the count pass,
     then the tick sort's buffer), by_recipient : int32[N]; arr_count : int32[N];
-    arr_start, keys (the buckets) : int64[N]; want, remain_total, allot,
-    chunk_base : int64[n_chunks]; tally : int64[n_chunks, 5]
+    arr_start : int64[N]; keys : int64[2N] (the buckets in keys[:N], the tick sort's
+    scratch in keys[N:]); want, remain_total, allot, chunk_base : int64[n_chunks];
+    tally : int64[n_chunks, 5]
     busy : int64[threads * BUSY_STRIDE], per-worker cycles, added to
     out : int64[6], written with DELIVER_COUNTERS for this call.
-    Returns a status code (OK, or BAD_ARGUMENT as above).
+    Returns a status code: OK, or BAD_ARGUMENT (nothing done) when chunk is not a power
+    of two or keys is shorter than 2N.
     """
     n_chunks = counts.shape[0]
+    n = out_to.shape[0]
     shift = 0
     while (np.int64(1) << shift) < chunk:
         shift += 1
-    if (np.int64(1) << shift) != chunk:
+    if (np.int64(1) << shift) != chunk or keys.shape[0] < 2 * n:
         return BAD_ARGUMENT
-    undeliverable, retries, remaining = _count(
-        out_to, out_pending, out_tick, alive, mb_count, tick, chunk, shift, counts, arrivals,
-        tally, busy)
+    undeliverable, retries, remaining = _count_scatter(
+        out_to, out_pending, out_tick, alive, mb_count, tick, chunk, shift, counts, cursor,
+        keys, arrivals, tally, busy)
     pos = 0
     for rc in range(n_chunks):
         bucket_start[rc] = pos
         for sc in range(n_chunks):
-            cursor[sc, rc] = pos
             pos += counts[sc, rc]
     bucket_start[n_chunks] = pos
-    _scatter(out_to, out_tick, tick, chunk, shift, cursor, keys, arrivals, tally, busy)
-    _admit(out_tick, mb_count, bucket_start, keys, chunk, mailbox,
+    # keys[n:] is the tick sort's scratch: keys[:n] is read by every recipient chunk
+    _admit(out_tick, mb_count, bucket_start, counts, cursor, keys, keys[n:], chunk, mailbox,
            arr_count, arr_start, by_recipient, arrivals, want, remain_total, busy)
     free = pool.shape[0] - remaining
     base = 0

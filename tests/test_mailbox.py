@@ -3,6 +3,7 @@
 from collections import deque
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -180,7 +181,8 @@ def test_messages_to_dead_slots_are_undeliverable():
     assert c["undeliverable"] == 1 and c["delivered"] == 0 and w.census()["lost"] == 0
 
 
-def test_delivery_chunk_must_be_a_power_of_two():
+@pytest.mark.parametrize("chunk, keys_rows", [(1000, 2), (1024, 1)])
+def test_delivery_refuses_a_chunk_not_a_power_of_two_or_short_keys(chunk, keys_rows):
     from dod_sim.kernels.mailbox import deliver
     from dod_sim.kernels.state import PI
     from dod_sim.kernels.status import BAD_ARGUMENT
@@ -189,11 +191,12 @@ def test_delivery_chunk_must_be_a_power_of_two():
     w.send(0, 3, "share", 1.0)
     a = w._arrays
     before = {k: v.copy() for k, v in a.items()}
+    keys = a["d_keys"][:keys_rows * a["out_to"].shape[0]]  # 2 N: buckets, then sort scratch
     code = deliver(a["pools"][0], a["pools"][1], a["mb_start"], a["mb_count"], a["out_rec"],
                    a["out_to"], a["out_tick"], a["out_pending"], a["alive"], a["pi"][PI.TICK],
-                   a["pi"][PI.MAILBOX], 1000, a["d_counts"], a["d_cursor"],
+                   a["pi"][PI.MAILBOX], chunk, a["d_counts"], a["d_cursor"],
                    a["d_bucket_start"], a["d_arrivals"], a["d_arr_count"], a["d_arr_start"],
-                   a["d_by_recipient"], a["d_keys"], a["d_want"], a["d_remain"], a["d_allot"],
+                   a["d_by_recipient"], keys, a["d_want"], a["d_remain"], a["d_allot"],
                    a["d_chunk_base"], a["d_tally"], a["busy"], a["tmp"])
     assert code == BAD_ARGUMENT
     for k, v in a.items():  # nothing was done: the message is still held by its sender

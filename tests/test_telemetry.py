@@ -140,6 +140,8 @@ def test_phase_threads_are_validated_and_setting_threads_clears_them():
         with pytest.raises(ConfigError, match=rf"phase_threads\['act'\]={bad!r} must be an "
                                               rf"integer in \[1, {cores}\]"):
             w.phase_threads = {"act": bad}
+    with pytest.raises(TypeError, match="phase_threads must be a mapping"):
+        w.phase_threads = [1, 1]
     assert set(w.phase_threads.values()) == {cores}  # a refused plan changes nothing
     w.phase_threads = {"deliver": 1}
     assert w.phase_threads["deliver"] == 1 and w.phase_threads["act"] == cores
