@@ -9,11 +9,13 @@ phase's share of the work decides the rest. So a world whose ``Config.threads`` 
 and that has at most :data:`PROBE_MAX_AGENTS` agents runs a short probe of its own
 configuration (paced like it, so idle workers fall asleep between ticks as they will):
 batches of ticks alternating 1 thread and every core, then a plan that runs each phase
-on the count that was faster for it, kept only if its ticks are faster at the 90th
-percentile than both uniform plans. The choice and its figures are reported
-(``World.threads_choice``, ``Report.threads_choice``); ``Config.threads`` overrides it
-with one count for every phase. Results never depend on the plan: chunks are fixed
-sizes, never derived from the thread count.
+on the count that was faster for it by a clear margin (5 % and 2 us; the world's count
+where neither was), kept only if its ticks are faster at the 90th percentile than the
+better uniform count's in a second alternation.
+The choice and its figures are reported (``World.threads_choice``,
+``Report.threads_choice``); ``Config.threads`` overrides it with one count for every
+phase. Results never depend on the plan: chunks are fixed sizes, never derived from the
+thread count.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ PROBE_TICKS = 12  # ticks per plan in each of the probe's (at most two) comparis
 PROBE_MAX_AGENTS = 100_000  # beyond this every phase has work enough for every core
 _PROBE_BATCH = 4  # ticks per batch; plans alternate batch by batch
 _PROBE_PERIOD_MS = 20.0  # long enough for idle workers to fall asleep, short to wait
+_MIN_GAIN, _MIN_GAIN_MS = 0.05, 0.002  # a clear margin: 5 % of a phase's time and 2 us
 
 
 def choose_threads(config) -> tuple[int, dict]:
@@ -63,7 +66,14 @@ def _probe(config, cores) -> tuple[int, dict]:
     uniform = {"1": dict.fromkeys(names, 1), str(cores): dict.fromkeys(names, cores)}
     ticks, phases = _alternate(w, uniform)
     med = {k: np.median(v, axis=0) for k, v in phases.items()}
-    mixed = {n: 1 if med["1"][j] <= med[str(cores)][j] else cores for j, n in enumerate(names)}
+    # A count wins a phase only by a clear margin: a serial phase (end) measures the
+    # same either way, and each switch of the thread count costs about 1 us. The others
+    # run on the world's count: every core if any phase gains from it, else one.
+    gain = med["1"] - med[str(cores)]
+    margin = np.maximum(_MIN_GAIN * med["1"], _MIN_GAIN_MS)
+    top = cores if (gain > margin).any() else 1
+    mixed = {n: cores if gain[j] > margin[j] else 1 if gain[j] < -margin[j] else top
+             for j, n in enumerate(names)}
     p90 = {k: float(np.percentile(v, 90)) for k, v in ticks.items()}
     best = min(p90, key=lambda k: (p90[k], int(k)))
     how = {"how": "measured: probe, lowest p90 tick",
