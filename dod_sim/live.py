@@ -190,9 +190,10 @@ class LiveRun:
         are concatenated; start_counters and start_busy are the first chunk's; wall_ns
         and cpu_ns are the sums over chunks (the bookkeeping between chunks is not
         counted; cpu_ns is the whole process's CPU time, the watching thread included).
-        census, rss, arena, provenance, threads_choice and phase_threads are the last chunk's, and so
-        is ``steady``: ``allocations_per_s()`` covers the steady state of the last chunk
-        only. Before the first chunk ends the report has 0 ticks and the state at start.
+        census, rss, arena, provenance, threads_choice and phase_threads are the last
+        chunk's, and so is ``steady``: ``allocations_per_s()`` covers the steady state of
+        the last chunk only. Before the first chunk ends the report has 0 ticks and the
+        state at start.
         """
         reps = self._snapshot()
         e = self._empty

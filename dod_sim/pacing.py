@@ -11,11 +11,10 @@ configuration (paced like it, so idle workers fall asleep between ticks as they 
 batches of ticks alternating 1 thread and every core, then a plan that runs each phase
 on the count that was faster for it by a clear margin (5 % and 2 us; the world's count
 where neither was), kept only if its ticks are faster at the 90th percentile than the
-better uniform count's in a second alternation.
-The choice and its figures are reported (``World.threads_choice``,
-``Report.threads_choice``); ``Config.threads`` overrides it with one count for every
-phase. Results never depend on the plan: chunks are fixed sizes, never derived from the
-thread count.
+better uniform count's in a second alternation. The choice and its figures are reported
+(``World.threads_choice``, ``Report.threads_choice``); ``Config.threads`` overrides it
+with one count for every phase. Results never depend on the plan: chunks are fixed
+sizes, never derived from the thread count.
 """
 
 from __future__ import annotations
