@@ -1,7 +1,8 @@
 """asv (airspeed velocity) benchmarks of dod_sim.
 
-* ``bench_tick``    -- one tick of the tileworld by world size and thread count, the
-  throughput of a short run, resident memory.
+* ``bench_tick``    -- one tick of the tileworld by world size and thread count (1,
+  every core, or "auto": the runtime's plan per phase), the throughput of a short run,
+  resident memory.
 * ``bench_auth``    -- MAC throughput of ``dod_sim.auth`` and its ratio to ``hashlib`` /
   ``hmac`` measured in the same process.
 * ``bench_compile`` -- start-up of a new process with a warm kernel cache, and the cold

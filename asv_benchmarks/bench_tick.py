@@ -1,5 +1,7 @@
 """One tick of the tileworld (WORKLOAD.md's defaults, ``Config(agents=N, seed=0)``) by
-world size and thread count: tick time, throughput of a short run, resident memory."""
+world size and thread count: tick time, throughput of a short run, resident memory.
+Threads "auto" leaves the count to the runtime, whose probe may run some phases on one
+thread (``dod_sim.pacing``; up to its PROBE_MAX_AGENTS agents, every core above)."""
 
 import gc
 
@@ -24,10 +26,11 @@ def _world(agents, threads):
         from dod_sim import Config, World
         from dod_sim.report import rss_bytes
 
-        n = resolve_threads(threads)
+        n = None if threads == "auto" else resolve_threads(threads)
         # Compile or load every kernel first, so the memory measured below is the
         # world's own and no tick below pays a compile.
-        probe = World(Config(agents=64, side=64, tile_updates=4, seed=1, threads=n))
+        probe = World(Config(agents=64, side=64, tile_updates=4, seed=1,
+                             threads=n or resolve_threads("all")))
         probe.warmup()
         del probe
         gc.collect()
@@ -42,7 +45,7 @@ def _world(agents, threads):
 class Tick:
     """A seeded world of ``agents`` agents on ``threads`` threads, warmed by a few ticks."""
 
-    params = (AGENTS, THREADS)
+    params = (AGENTS, THREADS + ["auto"])
     param_names = ["agents", "threads"]
     # Generous: a cold kernel cache compiles for about a minute on 2 cores, and a
     # 1,000,000-agent world takes ~6 s to build and warm and ~1 s a tick there.
@@ -55,6 +58,10 @@ class Tick:
     def setup(self, agents, threads):
         if quick_mode() and agents > QUICK_MAX_AGENTS:
             raise NotImplementedError(f"{agents} agents: skipped in quick mode")
+        from dod_sim.pacing import PROBE_MAX_AGENTS
+
+        if threads == "auto" and agents > PROBE_MAX_AGENTS:
+            raise NotImplementedError(f"{agents} agents: auto is every core (the 'all' rows)")
         self.world, self.rss_before, self.rss_after = _world(agents, threads)
 
     def time_tick(self, agents, threads):
