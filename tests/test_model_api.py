@@ -20,7 +20,7 @@ from dod_sim.errors import ConfigError
 from dod_sim.kernels import neighbours as nb
 from dod_sim.kernels.rng import draw, uniform
 from dod_sim.model import (
-    Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, cache_dir, grid_index,
+    CHUNK, Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, cache_dir, grid_index,
     params_class, points_index,
 )
 
@@ -228,6 +228,25 @@ def test_bad_declarations_name_their_field(build, field):
     with pytest.raises(ConfigError) as e:
         build()
     assert e.value.field == field
+
+
+def test_the_thread_count_is_chosen_and_reported():
+    cores = runtime.default_threads()
+    small = walk_world(n=CHUNK).threads_choice
+    assert small["threads"] == 1
+    assert small["how"] in (f"one thread (at most {CHUNK} rows: one chunk)", "one core")
+    assert walk_world(n=3000, threads=1).threads_choice["how"] == "set by the caller"
+    w = walk_world(n=3000)
+    choice = w.threads_choice
+    assert choice["threads"] == w.threads
+    if cores > 1:  # the faster of 1 thread and every core, measured on a world of its own
+        assert choice["how"] == "measured: probe, lower median step"
+        assert set(choice["probe_step_ms"]) == {"1", str(cores)} and w.threads in (1, cores)
+        assert w.tick == 0  # the probe ran another world
+    ref = walk_world(n=3000, threads=1)
+    w.run(20)
+    ref.run(20)
+    assert w.state_digest() == ref.state_digest()
 
 
 def test_bad_world_arguments_name_their_field():
