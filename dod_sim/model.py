@@ -648,8 +648,8 @@ def _probe_threads(model, agents, seed, params, cores) -> tuple[int, dict]:
     """(threads, how) for a world of ``model``: the lower median step time of 1 thread
     and of ``cores`` threads, measured on a world of its own in batches alternating the
     two. Every parallel loop of a step wakes the sleeping workers (about 50 us each on
-    the Zen 5 VM): at 10,000 agents wealth and Schelling stepped faster on 1 thread and
-    boids on 2. Results never depend on the thread count."""
+    the Zen 5 VM): at 10,000 agents Schelling stepped faster on 1 thread and boids on 2,
+    and wealth was within 6 % either way. Results never depend on the thread count."""
     from .errors import DodSimError
 
     try:
