@@ -26,6 +26,25 @@ def test_run_prints_the_figures(capsys):
     assert "p99" in out and "lost 0" in out and "M agent-ticks/s" in out
 
 
+@pytest.mark.parametrize("cold", [True, False])
+def test_run_says_whether_it_compiles_and_how_threads_were_chosen(cold, capsys, monkeypatch):
+    from dod_sim import precompile, runtime
+
+    compiled = []
+    monkeypatch.setattr(precompile, "tick_is_cold", lambda: cold)
+    monkeypatch.setattr(precompile, "compile_units", lambda units: compiled.append(units))
+    assert main(["run", "--agents", "3000", "--ticks", "5"]) == 0
+    captured = capsys.readouterr()
+    first = ("compiling kernels (first run only; later runs load them from the cache) ..."
+             if cold else "loading kernels ...")
+    assert captured.err.startswith(first) and " ready in " in captured.err
+    assert compiled == ([precompile.PHASES] if cold else [])
+    head = captured.out.splitlines()[0]
+    if runtime.default_threads() > 1:  # the probe's choice, and the phases it lowered
+        assert "(measured: probe, lowest p90 tick" in head
+    assert head.startswith("tileworld: 3000 agents, 5 ticks, ")
+
+
 @pytest.mark.parametrize("args, words", [
     (["run", "--agents", "-5"], "--agents must be >= 0"),
     (["run", "--agents", "many"], "--agents must be an integer, got 'many'"),
