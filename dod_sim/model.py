@@ -91,14 +91,14 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from numba import njit
 
-from . import runtime
+from . import pacing, runtime
 from .errors import ConfigError
 from .kernels import neighbours as _nb
 from .kernels._jit import kernel as _kernel
 
 __all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "Resource", "Model",
            "ModelWorld", "CHUNK", "points_index", "grid_index", "IndexPoints", "IndexGrid",
-           "cache_dir", "params_class", "PROBE_MAX_AGENTS"]
+           "cache_dir", "params_class"]
 
 CHUNK = 1024  # rows per chunk of a generated per-row loop
 # Stream bases of the keys the engine derives (rng.draw(row_key(seed, tick, row), base + k)).
@@ -639,38 +639,6 @@ def IndexGrid(index: str, x: str = "x", y: str = "y", name: str | None = None) -
 # ---- a run ---------------------------------------------------------------------------------
 
 
-PROBE_MAX_AGENTS = 100_000  # beyond this every model gains from every core
-_PROBE_ROWS = 20_000  # agent-steps a probe batch: about 0.1-1 ms
-_PROBE_ROUNDS = 3
-
-
-def _probe_threads(model, agents, seed, params, cores) -> tuple[int, dict]:
-    """(threads, how) for a world of ``model``: the lower median step time of 1 thread
-    and of ``cores`` threads, measured on a world of its own in batches alternating the
-    two. Every parallel loop of a step wakes the sleeping workers (about 50 us each on
-    the Zen 5 VM): at 10,000 agents Schelling stepped faster on 1 thread and boids on 2,
-    and wealth was within 6 % either way. Results never depend on the thread count."""
-    from .errors import DodSimError
-
-    try:
-        w = ModelWorld(model, agents, seed=seed, threads=cores, **params)
-        steps = max(2, -(-_PROBE_ROWS // agents))
-        w.run(2, stats=False)
-        per_step = {1: [], cores: []}
-        for _ in range(_PROBE_ROUNDS):
-            for k in per_step:
-                w.threads = k
-                t = time.perf_counter()
-                w.run(steps, stats=False)
-                per_step[k].append((time.perf_counter() - t) / steps)
-    except (DodSimError, RuntimeError) as e:  # the world's own run will say so
-        return cores, {"threads": cores, "how": f"every core (the probe stopped: {type(e).__name__})"}
-    med = {k: float(np.median(v)) for k, v in per_step.items()}
-    best = 1 if med[1] <= med[cores] else cores
-    return best, {"threads": best, "how": "measured: probe, lower median step",
-                  "probe_step_ms": {str(k): v * 1e3 for k, v in med.items()}}
-
-
 class ModelWorld:
     """``agents`` rows of ``model`` with a seed, a thread count and parameter values.
 
@@ -678,9 +646,9 @@ class ModelWorld:
     Construction initialises the columns (tick -1) and runs the setup systems;
     ``setup_seconds`` includes compiling or loading the model on first use.
     ``threads``: None lets the runtime choose: one thread for a world of one ``CHUNK``
-    of rows, every core above ``PROBE_MAX_AGENTS`` agents, and in between the faster of
-    1 thread and every core in a short probe on a world of its own (``threads_choice``
-    says which and why).
+    of rows, every core above ``pacing.PROBE_MAX_AGENTS`` agents, and in between the
+    faster of 1 thread and every core in a short probe on a world of its own
+    (``pacing.model_threads``; ``threads_choice`` says which and why).
     """
 
     def __init__(self, model: Model, agents: int, *, seed: int = 0, threads: int | None = None,
@@ -707,10 +675,11 @@ class ModelWorld:
             self.threads_choice = {"threads": 1, "how": "one core" if cores == 1 else
                                    f"one thread (at most {CHUNK} rows: one chunk)"}
         else:
-            # measured below, once the world is set up (every core above PROBE_MAX_AGENTS)
+            # measured below, once the world is set up (every core above
+            # pacing.PROBE_MAX_AGENTS)
             self.threads = cores
             self.threads_choice = {"threads": cores, "how": f"every core (more than "
-                                   f"{PROBE_MAX_AGENTS} agents)"}
+                                   f"{pacing.PROBE_MAX_AGENTS} agents)"}
         self.params = self._params(params)
         if model.check is not None:
             model.check(self.params, self.agents)
@@ -738,9 +707,9 @@ class ModelWorld:
             self._mod.run_setup(self.seed, n, self.params, self._par, *self._args)
         self.setup_seconds = time.perf_counter() - t
         self._check_resources()
-        if threads is None and cores > 1 and CHUNK < agents <= PROBE_MAX_AGENTS:
-            self.threads, self.threads_choice = _probe_threads(model, self.agents, self.seed,
-                                                               params, cores)
+        if threads is None and cores > 1 and CHUNK < agents <= pacing.PROBE_MAX_AGENTS:
+            self.threads, self.threads_choice = pacing.model_threads(model, self.agents,
+                                                                     self.seed, params, cores)
 
     def _params(self, given):
         values = dict(self.model.params)
