@@ -21,17 +21,6 @@ TILE_CELLS = 16  # a tile is 16 x 16 cells: fixed by the 1,024-byte payload form
 ALGOS = ("blake2b", "hmac-sha256")
 MAX_ROWS = 2**31 - 1  # agent ids travel as u32 in message headers and int32 columns
 
-# Bytes per agent row in the columns and scratch arrays (see World._allocate).
-ROW_BYTES = (
-    5 * 4          # x, y, vx, vy, energy
-    + 2 * 4        # tile, target
-    + 1 + 8 + 4    # alive, cache_off, cache_epoch
-    + 8 + 2 + 4    # seq, entered, fresh, free_slots
-    + 8 + 4        # mb_start, mb_count
-    + 64 + 4 * 2 + 1  # out_rec, out_to, out_tick, out_pending
-    + 4 * 3 + 8 * 3  # delivery scratch: arrivals, arr_count, by_recipient, arr_start, keys (2 N)
-)
-RECORD_BYTES = 64
 ARENA_BYTES_PER_AGENT = 4096  # one epoch needs ~3 KB (47 tiles x 64 B); touched lazily
 
 
@@ -181,23 +170,28 @@ class Config:
         return hashlib.blake2b(blob, digest_size=8).hexdigest()
 
 
-def memory_estimate(cfg: Config) -> dict:
-    """Bytes a world of ``cfg`` allocates, by part, and the resident ``total``.
+def memory_estimate(cfg: Config, schema=None) -> dict:
+    """Bytes a world of ``cfg`` allocates, by part, and the resident ``total``; from the
+    declared layout (``schema``: the tileworld's by default), grouped by each array's
+    ``group``: ``columns`` (per-row arrays and small ones), ``pool``, ``tiles``,
+    ``arena_reserved`` and ``arena_resident``.
 
     The arena is allocated zeroed, so the OS maps its pages only when they are first
     written; an epoch touches about 64 bytes per tile entered, so the resident estimate
     counts the smaller of the arena and one epoch of slices (speed 1: ~1.3/16 tile
     entries per agent-tick).
     """
-    n_chunks_d = -(-cfg.rows // _dchunk(cfg.rows))
+    from .tileworld.schema import AGENT_CHUNK, TILEWORLD, sizes
+
+    schema = TILEWORLD if schema is None else schema
+    nbytes = schema.nbytes(sizes(cfg, AGENT_CHUNK, _dchunk(cfg.rows), 0))
+    parts = {"columns": 0, "pool": 0, "tiles": 0, "arena_reserved": 0}
+    for a in schema.fields():
+        group = a.group if a.group in ("pool", "tiles") else \
+            "arena_reserved" if a.group == "arena" else "columns"
+        parts[group] += nbytes[a.name]
     per_epoch = int(cfg.rows * min(cfg.epoch_ticks, 10**9) * cfg.speed * 1.28 / TILE_CELLS * 64)
-    parts = {
-        "columns": cfg.rows * ROW_BYTES + 16 * n_chunks_d * n_chunks_d,
-        "pool": 2 * cfg.pool * (RECORD_BYTES + 1),
-        "tiles": cfg.n_tiles * (1032 + 32) + cfg.side * cfg.side,
-        "arena_reserved": cfg.arena,
-        "arena_resident": min(cfg.arena, per_epoch),
-    }
+    parts["arena_resident"] = min(parts["arena_reserved"], per_epoch)
     parts["total"] = parts["columns"] + parts["pool"] + parts["tiles"] + parts["arena_resident"]
     return parts
 

@@ -15,6 +15,8 @@ __all__ = [
     "UnknownAgent",
     "SnapshotError",
     "PoolFull",
+    "KernelError",
+    "from_status",
 ]
 
 
@@ -65,3 +67,37 @@ class SnapshotError(DodSimError):
 
 class PoolFull(DodSimError, RuntimeError):
     """The blocking pool's job queue is full and the caller chose not to wait."""
+
+
+class KernelError(DodSimError, RuntimeError):
+    """A kernel returned a status code that has no more specific error."""
+
+
+def from_status(code: int, args, *, phase: str | None = None,
+                tick: int | None = None) -> DodSimError:
+    """The exception for a kernel's status ``code`` (:mod:`dod_sim.kernels.status`),
+    for every model: kernels report, Python raises once the state is consistent.
+
+    args : the status array's entries after the code (int64; what the kernel recorded:
+        for ARENA_EXHAUSTED requested, used and total bytes; for UNKNOWN_AGENT the id
+        and the row count; for STALE_HANDLE the offset, the handle's epoch and the
+        current one).
+    """
+    from .kernels import status as k
+
+    a = [int(v) for v in args] + [0, 0, 0]
+    where = (f" in phase {phase}" if phase else "") + (f" at tick {tick}" if tick is not None else "")
+    if code == k.ARENA_EXHAUSTED:
+        return ArenaExhausted(a[0], a[1], a[2], phase=phase, tick=tick)
+    if code == k.UNKNOWN_AGENT:
+        return UnknownAgent(f"agent id {a[0]} is not a live agent (rows 0..{a[1] - 1}){where}",
+                            field="agent", value=a[0], bound=a[1], phase=phase, tick=tick)
+    if code == k.STALE_HANDLE:
+        return StaleHandle(f"arena handle at offset {a[0]} of epoch {a[1]} is stale: the "
+                           f"arena is at epoch {a[2]}{where}", field="epoch", value=a[1],
+                           bound=a[2], phase=phase, tick=tick)
+    if code == k.BAD_ARGUMENT:
+        return ConfigError(f"a kernel refused its arguments{where}: {a[:3]}",
+                           value=a[:3], phase=phase, tick=tick)
+    return KernelError(f"kernel status {k.NAMES.get(code, code)}{where}: {a[:3]}",
+                       value=code, phase=phase, tick=tick)

@@ -708,8 +708,9 @@ class ModelWorld:
         self.setup_seconds = time.perf_counter() - t
         self._check_resources()
         if threads is None and cores > 1 and CHUNK < agents <= pacing.PROBE_MAX_AGENTS:
-            self.threads, self.threads_choice = pacing.model_threads(model, self.agents,
-                                                                     self.seed, params, cores)
+            self.threads, self.threads_choice = pacing.model_threads(
+                lambda k: type(self)(model, agents, seed=seed, threads=k, **params),
+                self.agents, cores)
 
     def _params(self, given):
         values = dict(self.model.params)

@@ -38,9 +38,13 @@ _MODEL_BATCH_ROWS = 20_000  # agent-steps a model probe batch: about 0.1-1 ms
 _MODEL_ROUNDS = 3
 
 
-def choose_threads(config) -> tuple[int, dict]:
+def choose_threads(config, world_class) -> tuple[int, dict]:
     """(threads, how) for a world of ``config``; ``how`` says what decided it and, when
-    some phases run on fewer threads than the world, names them in ``phase_threads``."""
+    some phases run on fewer threads than the world, names them in ``phase_threads``.
+
+    world_class : what the probe builds (``world_class(config)``, with ``run``,
+    ``schedule``, ``threads`` and ``phase_threads``): the caller's own class, so this
+    service imports no world."""
     cores = runtime.default_threads()
     if config.threads is not None:
         n = runtime.resolve_threads(config.threads)
@@ -50,7 +54,7 @@ def choose_threads(config) -> tuple[int, dict]:
     if config.agents > PROBE_MAX_AGENTS:
         return cores, {"threads": cores, "how": f"every core (more than {PROBE_MAX_AGENTS} agents)"}
     try:
-        return _probe(config, cores)
+        return _probe(config, cores, world_class)
     except (DodSimError, RuntimeError) as e:
         return _stopped(cores, e)
 
@@ -61,13 +65,11 @@ def _stopped(cores, e) -> tuple[int, dict]:
 
 
 @functools.lru_cache(maxsize=32)
-def _probe(config, cores) -> tuple[int, dict]:
+def _probe(config, cores, world_class) -> tuple[int, dict]:
     """Measure 1 thread, ``cores`` threads and the per-phase plan on a world of
     ``config`` (paced at up to 20 ms when ``config`` is paced)."""
-    from .world import World
-
     period = min(_PROBE_PERIOD_MS, config.tick_ms) if config.tick_ms > 0 else 0.0
-    w = World(config.replace(threads=cores, tick_ms=period))
+    w = world_class(config.replace(threads=cores, tick_ms=period))
     w.run(2)  # load every kernel and touch the pages before timing
     names = [p.name for p in w.schedule]
     uniform = {"1": dict.fromkeys(names, 1), str(cores): dict.fromkeys(names, cores)}
@@ -116,17 +118,17 @@ def _alternate(world, plans: dict) -> tuple[dict, dict]:
             {k: np.concatenate(v) for k, v in phases.items()})
 
 
-def model_threads(model, agents, seed, params, cores) -> tuple[int, dict]:
-    """(threads, how) for a ``dod_sim.model.ModelWorld`` of ``model``: the lower median
-    step time of 1 thread and of ``cores`` threads, measured on a world of its own in
-    batches alternating the two (a model's step is one compiled call, so the count is
-    one for the whole step, not per system). Every parallel loop of a step wakes the sleeping workers (about 50 us each on
-    the Zen 5 VM): at 10,000 agents Schelling stepped faster on 1 thread and boids on 2,
-    and wealth was within 6 % either way. Results never depend on the thread count."""
-    from .model import ModelWorld
-
+def model_threads(make, agents, cores) -> tuple[int, dict]:
+    """(threads, how) for a model's world of ``agents`` rows: the lower median step time
+    of 1 thread and of ``cores`` threads, measured on a world of its own,
+    ``make(threads)`` (with ``run(steps, stats=False)`` and ``threads``), in batches
+    alternating the two (a model's step is one compiled call, so the count is one for
+    the whole step, not per system). Every parallel loop of a step wakes the sleeping
+    workers (about 50 us each on the Zen 5 VM): at 10,000 agents Schelling stepped
+    faster on 1 thread and boids on 2, and wealth was within 6 % either way. Results
+    never depend on the thread count."""
     try:
-        w = ModelWorld(model, agents, seed=seed, threads=cores, **params)
+        w = make(cores)
         steps = max(2, -(-_MODEL_BATCH_ROWS // agents))
         w.run(2, stats=False)
         per_step = {1: [], cores: []}

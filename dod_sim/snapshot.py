@@ -32,8 +32,9 @@ world's array of that name the bytes are:
 * ``"used"``: ``arena[:arena_meta[USED]]``, the bytes handed out in the current
   epoch (the rest of the arena is never read before it is written).
 
-Every array of ``World._arrays`` is saved except per-tick scratch and per-process
-telemetry (:data:`SCRATCH` and names starting with ``d_``), so arrays added to the world later are covered without a
+What is saved, in which part, and what restore checks all come from the world's
+declared layout (``World.schema``, :mod:`dod_sim.schema`): every array whose role is
+not ``scratch`` (:data:`SCRATCH`), so a column added to the schema is covered without a
 change here. The file depends on the state only: saving the same state twice gives the
 same bytes.
 
@@ -49,8 +50,12 @@ newer format may lay out or hash its bytes differently), the checksum of the who
 streamed (``"checksum"``), the header (``"header"``), the config (``"config"``), then,
 with a world built from that config, every array of the table (``"array <name>"``):
 present, of the world's dtype and shape, and the keys and parameters derived from the
-config equal to the fresh world's. Only then is the state copied, in place, into the
-fresh world's arrays (the compiled phases hold references to those buffers).
+config equal to the fresh world's. The state is copied, in place, into the fresh
+world's arrays (the compiled phases hold references to those buffers), and then every
+value a kernel uses as an index, count or offset is checked against the constraints the
+schema declares (ranges, row indices, disjoint mailbox ranges inside the pool, the
+free-slot stack): a file whose checksum was recomputed after its values were changed
+is refused (``"array <name>"``) before any kernel reads it.
 """
 
 from __future__ import annotations
@@ -67,8 +72,8 @@ import numpy as np
 
 from .config import Config
 from .errors import SnapshotError
-from .kernels import arena as k_arena
-from .kernels.state import PI
+from .schema import Prefix
+from .tileworld.schema import TILEWORLD
 
 __all__ = ["FORMAT_VERSION", "MAGIC", "SCRATCH", "is_scratch", "load", "read_header", "save"]
 
@@ -79,26 +84,16 @@ _PREFIX = struct.Struct("<12sIQ")  # magic, version, header length: 24 bytes
 _MIN_SIZE = _PREFIX.size + DIGEST_SIZE
 _CHUNK = 1 << 22  # bytes per read while hashing a file
 
-# Arrays a snapshot leaves out (besides every ``d_*`` delivery array): scratch rewritten
-# from scratch every tick, and ``busy``, per-worker cycle telemetry that decides nothing
-# and whose length follows this process's NUMBA_NUM_THREADS (a snapshot written on a
-# 16-core machine must load on a 2-core one); a restored world starts it at zero.
-SCRATCH = frozenset({
-    "tmp", "status", "chunk_entries", "chunk_base", "tally",
-    "stage", "stage_tags", "stage_ok", "stage_ids", "stage_tampered", "busy",
-})
-
-# Entries of ``pi`` that are state; every other entry is derived from the config and
-# must equal a fresh world's, as must these arrays.
-_PI_STATE = frozenset({PI.TICK, PI.POOL_CUR, PI.ALIVE})
-_DERIVED = ("pf", "msg_ks", "tile_ks", "tile_hmac_ks")
-# Read first: they say where the "live" and "used" parts go and how long they are.
-_LAYOUT = ("pi", "arena_meta")
+# Arrays a snapshot leaves out: those the schema declares scratch, rewritten before they
+# are read in every tick, and ``busy``, per-worker cycle telemetry whose length follows
+# this process's NUMBA_NUM_THREADS (a snapshot written on a 16-core machine must load
+# on a 2-core one); a restored world starts them at zero.
+SCRATCH = frozenset(a.name for a in TILEWORLD.fields() if a.role == "scratch")
 
 
-def is_scratch(name: str) -> bool:
+def is_scratch(name: str, schema=TILEWORLD) -> bool:
     """True for arrays a snapshot leaves out (see :data:`SCRATCH`)."""
-    return name.startswith("d_") or name in SCRATCH
+    return schema[name].role == "scratch"
 
 
 # ---- saving -----------------------------------------------------------------------------
@@ -110,27 +105,12 @@ def save(world, path) -> None:
     Raises SnapshotError (``field="path"``) when the file cannot be written; ``path``
     and its directory are then as they were.
     """
-    parts = _saved_parts(world._arrays)
+    parts = world.schema.saved(world._arrays)
     header = _header(world, parts)
     blob = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     chunks = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(blob)), blob]
     chunks += [_byte_view(a) for _, _, a in parts]
     _write_atomic(os.fspath(path), chunks)
-
-
-def _saved_parts(arrays: dict) -> list:
-    """(name, part, array to write) for every array a snapshot holds, in table order."""
-    out = []
-    for name, arr in arrays.items():
-        if is_scratch(name):
-            continue
-        if name == "pools":
-            out.append((name, "live", arrays["pools"][arrays["pi"][PI.POOL_CUR]]))
-        elif name == "arena":
-            out.append((name, "used", arr[:int(arrays["arena_meta"][k_arena.USED])]))
-        else:
-            out.append((name, "whole", arr))
-    return out
 
 
 def _header(world, parts) -> dict:
@@ -213,9 +193,10 @@ def read_header(path, *, verify: bool = True) -> dict:
     return header
 
 
-def load(path, threads: int | None = None):
-    """The :class:`~dod_sim.World` saved at ``path``; it ticks on exactly as the saved
-    world would have.
+def load(path, cls, threads: int | None = None):
+    """The world of class ``cls`` (:class:`~dod_sim.World` or a subclass whose
+    ``schema`` the file was written with) saved at ``path``; it ticks on exactly as the
+    saved world would have. ``World.restore(path)`` is the public spelling.
 
     threads : run the restored world with this many threads instead of the saved
     config's (results do not depend on it); it is validated as ``Config.threads``.
@@ -225,8 +206,6 @@ def load(path, threads: int | None = None):
     as for ``World(config)`` when this machine cannot hold the world or ``threads`` is
     out of range.
     """
-    from .world import World
-
     path = os.fspath(path)
     with _File(path) as f:
         header, data_start = _read_header(f, path, verify=True)
@@ -234,9 +213,9 @@ def load(path, threads: int | None = None):
         if threads is not None:
             config = config.replace(threads=threads)
         table = _table_of(header, f.size - DIGEST_SIZE - data_start)
-        world = World(config)
-        _check_table(table, world._arrays)
-        _fill(f, data_start, table, world._arrays, header["tick"])
+        world = cls(config)
+        _check_table(table, world)
+        _fill(f, data_start, table, world, header["tick"])
     return world
 
 
@@ -423,20 +402,11 @@ def _table_of(header: dict, data_size: int) -> list:
     return table
 
 
-def _expected(name: str, arrays: dict):
-    """(part, dtype str, shape or None for "any length up to the arena") the snapshot
-    must hold for the world's array ``name``."""
-    arr = arrays[name]
-    if name == "pools":
-        return "live", arr.dtype.str, tuple(arr.shape[1:])
-    if name == "arena":
-        return "used", arr.dtype.str, None
-    return "whole", arr.dtype.str, tuple(arr.shape)
-
-
-def _check_table(table: list, arrays: dict) -> None:
+def _check_table(table: list, world) -> None:
     """Every saved array of the world present once, nothing else, of its dtype and shape."""
-    want = [n for n in arrays if not is_scratch(n)]
+    schema, arrays = world.schema, world._arrays
+    dims = world.sizes
+    want = [a.name for a in schema.fields() if a.role != "scratch"]
     names = {e["name"] for e in table}
     missing = [n for n in want if n not in names]
     extra = sorted(names - set(want))
@@ -449,7 +419,8 @@ def _check_table(table: list, arrays: dict) -> None:
     for e in table:
         name = e["name"]
         where = f"array {name}"
-        part, dtype, shape = _expected(name, arrays)
+        part, shape = schema.saved_shape(name, dims)
+        dtype = arrays[name].dtype.str
         if e["part"] != part:
             raise SnapshotError(f"snapshot {where}: part {e['part']!r}, expected {part!r}",
                                 field=where, value=e["part"], bound=part)
@@ -472,56 +443,56 @@ def _check_table(table: list, arrays: dict) -> None:
                                 bound=nbytes)
 
 
-def _fill(f: _File, data_start: int, table: list, arrays: dict, tick: int) -> None:
-    """Copy every array of the table into the world's own buffers, in place."""
+def _fill(f: _File, data_start: int, table: list, world, tick: int) -> None:
+    """Copy every array of the table into the world's own buffers, in place, then check
+    the values against the schema's constraints."""
+    schema, arrays = world.schema, world._arrays
     by_name = {e["name"]: e for e in table}
-    fresh = {n: arrays[n].copy() for n in ("pi",) + _DERIVED if n in arrays}
-    for name in _LAYOUT:
+    derived = [a for a in schema.fields() if a.role == "derived"]
+    fresh = {a.name: arrays[a.name].copy() for a in derived}
+    layout = schema.layout_sources()
+    for name in layout:
         f.read_into(data_start + by_name[name]["offset"], _byte_view_w(arrays[name]))
-    _check_layout(arrays, fresh, by_name, tick)
+    for a in schema.fields():
+        if a.saved is not None:
+            _check_part(a, arrays, by_name)
     for e in table:
-        name = e["name"]
-        if name in _LAYOUT:
-            continue
-        dst = _destination(name, arrays)
-        f.read_into(data_start + e["offset"], _byte_view_w(dst))
-        if name in fresh and not np.array_equal(dst, fresh[name]):
-            raise SnapshotError(f"snapshot array {name} differs from the one its config "
-                                f"derives (seed {int(fresh['pi'][PI.SEED])})",
-                                field=f"array {name}")
+        if e["name"] not in layout:
+            f.read_into(data_start + e["offset"], _byte_view_w(_destination(e["name"], world)))
+    for a in derived:
+        got, want = arrays[a.name].reshape(-1), fresh[a.name].reshape(-1)
+        bad = [i for i in np.flatnonzero(got != want).tolist() if i not in a.state_entries]
+        if bad:
+            raise SnapshotError(f"snapshot array {a.name}: entries {bad[:8]} differ from the "
+                                f"parameters its config derives", field=f"array {a.name}",
+                                value=got[bad[:8]].tolist(), bound=want[bad[:8]].tolist())
+    if world.tick != tick:
+        raise SnapshotError(f"snapshot holds tick {world.tick} but the header says {tick}",
+                            field="array pi", value=world.tick, bound=tick)
+    dims = dict(world.sizes, tick=tick)
+    for name, constraint, msg in schema.violations(arrays, dims):
+        raise SnapshotError(f"snapshot array {name}: {msg} (it must be "
+                            f"{constraint.describe(dims)})", field=f"array {name}",
+                            bound=constraint.describe(dims))
 
 
-def _check_layout(arrays: dict, fresh: dict, by_name: dict, tick: int) -> None:
-    """Check the restored pi and arena_meta against the config and the table."""
-    pi = arrays["pi"]
-    params = [i for i in range(len(pi)) if i not in _PI_STATE]
-    if not np.array_equal(pi[params], fresh["pi"][params]):
-        raise SnapshotError("snapshot array pi: parameters differ from those its config "
-                            "derives", field="array pi", value=pi.tolist(),
-                            bound=fresh["pi"].tolist())
-    if int(pi[PI.TICK]) != tick:
-        raise SnapshotError(f"snapshot array pi: tick {int(pi[PI.TICK])} but the header "
-                            f"says {tick}", field="array pi", value=int(pi[PI.TICK]),
-                            bound=tick)
-    if int(pi[PI.POOL_CUR]) not in (0, 1):
-        raise SnapshotError(f"snapshot array pi: pool buffer {int(pi[PI.POOL_CUR])} is "
-                            f"not 0 or 1", field="array pi", value=int(pi[PI.POOL_CUR]))
-    used = int(arrays["arena_meta"][k_arena.USED])
-    saved = by_name["arena"]["shape"][0]
-    if used != saved:
-        raise SnapshotError(f"snapshot array arena_meta: {used} bytes used but the arena "
-                            f"holds {saved}", field="array arena_meta", value=used,
-                            bound=saved)
+def _check_part(a, arrays: dict, by_name: dict) -> None:
+    """The array that says which part of ``a`` is saved (a buffer index, a used length)
+    must select a part that exists, of the saved length."""
+    src = a.saved.source
+    problem = a.saved.problem(arrays[a.name], arrays)
+    if problem is None and isinstance(a.saved, Prefix):
+        used, saved = int(arrays[src][a.saved.index]), by_name[a.name]["shape"][0]
+        if used != saved:
+            problem = f"{used} bytes used but the snapshot's {a.name} holds {saved}"
+    if problem is not None:
+        raise SnapshotError(f"snapshot array {src}: {problem}", field=f"array {src}")
 
 
-def _destination(name: str, arrays: dict) -> np.ndarray:
+def _destination(name: str, world) -> np.ndarray:
     """The view of the world's array ``name`` that the saved bytes go to."""
-    arr = arrays[name]
-    if name == "pools":
-        return arr[arrays["pi"][PI.POOL_CUR]]
-    if name == "arena":
-        return arr[:int(arrays["arena_meta"][k_arena.USED])]
-    return arr
+    a, arrays = world.schema[name], world._arrays
+    return arrays[name] if a.saved is None else a.saved.of(arrays[name], arrays)
 
 
 def _byte_view_w(arr: np.ndarray) -> memoryview:

@@ -21,11 +21,11 @@ from typing import Callable, NamedTuple
 import numba
 import numpy as np
 
-from . import pacing, runtime
+from . import pacing, runtime, snapshot
 from .arena import zeroed_pages
 from .blocking import BlockingPool
 from .config import Config, _dchunk, available_memory, memory_estimate
-from .errors import ArenaExhausted, ConfigError, StaleHandle, UnknownAgent
+from .errors import ConfigError, StaleHandle, UnknownAgent, from_status
 from .kernels import arena as k_arena
 from .kernels import blake2b as k_blake2b
 from .kernels import jobs as k_jobs
@@ -37,11 +37,10 @@ from .kernels.clock import BUSY_STRIDE
 from .kernels.state import COUNTER_NAMES, PF, PI, C, G
 from .kernels.tiles import ALGO_BLAKE2B, ALGO_HMAC_SHA256
 from .report import Report, rss_bytes
-from .table import agent_columns
+from .tileworld.schema import AGENT_CHUNK, COLUMNS, TILEWORLD, sizes
 
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
 
-AGENT_CHUNK = 256  # rows per chunk of the agent kernels: 12 chunks at 3,000 agents
 # The arena bytes a new world faults in (of the one epoch of slices it will write): all
 # of them up to about 20,000 agents. Faulting takes 1.1-2.6 s a GiB on this VM, so a
 # 1,000,000-agent world faulting its whole epoch (2.9 GB) took 4-7 s to build instead
@@ -96,33 +95,34 @@ def derive_keys(seed: int) -> tuple[bytes, bytes]:
     return _derive_key(seed, b"dod_sim tile key"), _derive_key(seed, b"dod_sim message key")
 
 
-def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
-    """Every array of a world of ``cfg`` (the names and dtypes of ``state.FIELDS``),
-    zeroed, with the parameters in ``pi``/``pf`` and the key schedules filled in.
-    ``init_world`` then spawns the agents and verifies the initial map."""
-    n = cfg.rows
-    chunk = AGENT_CHUNK
-    n_chunks = -(-n // chunk)
-    dchunk = _dchunk(n)
-    nd = -(-n // dchunk)
-    P = cfg.pool
-    tiles_per_side = cfg.side // 16
-    pi = np.zeros(len(PI), np.int64)
+def sizes_of(cfg: Config, tick: int = 0) -> dict:
+    """The sizes of :data:`~dod_sim.tileworld.schema.TILEWORLD` for a world of ``cfg``
+    (``AGENT_CHUNK`` and ``_dchunk`` read here, so a test may change them)."""
+    return sizes(cfg, AGENT_CHUNK, _dchunk(cfg.rows), runtime.max_threads() * BUSY_STRIDE,
+                 tick)
+
+
+def allocate(cfg: Config, tile_key: bytes, message_key: bytes, schema=TILEWORLD) -> dict:
+    """Every array of ``schema`` (the tileworld's, or a copy extended with columns) for a
+    world of ``cfg``, filled, with the parameters in ``pi``/``pf`` and the key schedules
+    filled in. ``init_world`` then spawns the agents and verifies the initial map."""
+    arrays = schema.allocate(sizes_of(cfg), skip=("arena",))
+    pi = arrays["pi"]
     pi[PI.SEED] = cfg.seed
     pi[PI.SIDE] = cfg.side
-    pi[PI.TILES_PER_SIDE] = tiles_per_side
+    pi[PI.TILES_PER_SIDE] = cfg.side // 16
     pi[PI.TILE_UPDATES] = cfg.tile_updates
     pi[PI.MAILBOX] = cfg.mailbox
     pi[PI.BUDGET] = cfg.inbox_budget
-    pi[PI.CHUNK] = chunk
-    pi[PI.DCHUNK] = dchunk
+    pi[PI.CHUNK] = AGENT_CHUNK
+    pi[PI.DCHUNK] = _dchunk(cfg.rows)
     pi[PI.EPOCH_TICKS] = cfg.epoch_ticks
     pi[PI.ALGO] = ALGO_BLAKE2B if cfg.tile_algo == "blake2b" else ALGO_HMAC_SHA256
     pi[PI.HOT_START] = cfg.hotspot_start
     pi[PI.HOT_TICKS] = cfg.hotspot_ticks if cfg.hotspot_share > 0 else 0
     pi[PI.HOT_TARGET] = cfg.hotspot_target
     pi[PI.HOT_EVERY] = cfg.hotspot_every
-    pf = np.zeros(len(PF), np.float64)
+    pf = arrays["pf"]
     pf[PF.SPEED] = cfg.speed
     pf[PF.TURN_MAX] = cfg.turn_max
     pf[PF.SEND_RATE] = cfg.send_rate
@@ -131,49 +131,22 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes) -> dict:
     pf[PF.KILL_RATE] = cfg.kill_rate
     pf[PF.ENERGY] = cfg.energy
     pf[PF.HOT_SHARE] = cfg.hotspot_share
-    msg_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
-    k_blake2b.key_schedule(np.frombuffer(message_key, np.uint8).copy(), 16, msg_ks)
-    tile_ks = np.zeros(k_blake2b.KS_WORDS, np.uint64)
-    k_blake2b.key_schedule(np.frombuffer(tile_key, np.uint8).copy(), 32, tile_ks)
-    tile_hmac_ks = np.zeros(16, np.uint32)
-    k_sha256.hmac_key_schedule(np.frombuffer(tile_key, np.uint8).copy(), tile_hmac_ks)
-    U = cfg.tile_updates
-    T = cfg.n_tiles
-    z = np.zeros
-    pools = z((2, P, k_mailbox.RECORD), np.uint8)
+    k_blake2b.key_schedule(np.frombuffer(message_key, np.uint8).copy(), 16, arrays["msg_ks"])
+    k_blake2b.key_schedule(np.frombuffer(tile_key, np.uint8).copy(), 32, arrays["tile_ks"])
+    k_sha256.hmac_key_schedule(np.frombuffer(tile_key, np.uint8).copy(), arrays["tile_hmac_ks"])
+    # one epoch's slices (memory_estimate's arena_resident) are written anyway and the
+    # pages are reused after that: faulting them in now takes the faults out of the
+    # first epoch's ticks (20-25 us of a 3,000-agent tick)
+    arrays["arena"] = zeroed_pages(cfg.arena, min(memory_estimate(cfg, schema)["arena_resident"],
+                                                  ARENA_PREFAULT_BYTES))
     # Mailboxes hold under one record per row on average (Config.pool), so the first
     # ``rows`` records of each pool are written every tick.
-    for pool in pools:
-        _make_resident(pool[:min(P, n)])
-    arrays = dict(
-        pi=pi, pf=pf, counters=z(len(C), np.int64), status=z(4, np.int64),
-        tmp=z(8, np.int64), gauges=z(len(G), np.int64),
-        busy=z(runtime.max_threads() * BUSY_STRIDE, np.int64), msg_ks=msg_ks, tile_ks=tile_ks, tile_hmac_ks=tile_hmac_ks,
-        **agent_columns(n),
-        pools=pools, pool_ok=z(P, np.bool_),
-        d_counts=z((nd, nd), np.int64), d_cursor=z((nd, nd), np.int64),
-        d_bucket_start=z(nd + 1, np.int64), d_arrivals=z(n, np.int32),
-        d_arr_count=z(n, np.int32), d_arr_start=z(n, np.int64),
-        d_by_recipient=z(n, np.int32), d_keys=z(2 * n, np.int64),
-        d_want=z(nd, np.int64), d_remain=z(nd, np.int64),
-        d_allot=z(nd, np.int64), d_chunk_base=z(nd, np.int64),
-        chunk_entries=z(n_chunks, np.int64), chunk_base=z(n_chunks, np.int64),
-        tally=z((n_chunks, 8), np.int64), d_tally=z((nd, 5), np.int64),
-        records=z((T, 1032), np.uint8), tags=z((T, 32), np.uint8),
-        cost=z((cfg.side, cfg.side), np.uint8),
-        stage=z((U, 1032), np.uint8), stage_tags=z((U, 32), np.uint8),
-        stage_ok=z(U, np.bool_), stage_ids=z(U, np.int32), stage_tampered=z(U, np.uint8),
-        # one epoch's slices (memory_estimate's arena_resident) are written anyway and
-        # the pages are reused after that: faulting them in now takes the faults out of
-        # the first epoch's ticks (20-25 us of a 3,000-agent tick)
-        arena=zeroed_pages(cfg.arena, min(memory_estimate(cfg)["arena_resident"],
-                                          ARENA_PREFAULT_BYTES)),
-        arena_meta=z(k_arena.META, np.int64),
-    )
+    for pool in arrays["pools"]:
+        _make_resident(pool[:min(cfg.pool, cfg.rows)])
     for name, a in arrays.items():
         if name not in ("pools", "arena"):
             _make_resident(a)
-    return arrays
+    return {a.name: arrays[a.name] for a in schema.fields()}
 
 
 def _make_resident(a: np.ndarray) -> None:
@@ -240,12 +213,16 @@ class World:
     0
     """
 
+    #: The declared layout of the world's arrays (a subclass may extend it with columns:
+    #: allocation, snapshots, restore checks, the digest and ``columns`` follow).
+    schema = TILEWORLD
+
     def __init__(self, config: Config | None = None, **overrides):
         cfg = config if config is not None else Config()
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg
-        need = memory_estimate(cfg)
+        need = memory_estimate(cfg, self.schema)
         have = available_memory()
         if need["total"] > have:
             raise ConfigError(
@@ -254,10 +231,12 @@ class World:
                 f"but only {have / 2**30:.2f} GiB is available",
                 field="capacity", value=cfg.rows, bound=have,
             )
-        self._threads, self.threads_choice = pacing.choose_threads(cfg)
+        self._threads, self.threads_choice = pacing.choose_threads(cfg, type(self))
         self._phase_threads = dict(self.threads_choice.get("phase_threads", {}))
         self.tile_key, self.message_key = derive_keys(cfg.seed)
-        self._arrays = allocate(cfg, self.tile_key, self.message_key)
+        #: The sizes the schema's shapes name ({"rows": capacity, "pool": records, ...}).
+        self.sizes = sizes_of(cfg)
+        self._arrays = allocate(cfg, self.tile_key, self.message_key, self.schema)
         self._state = state.make(self._arrays)
         self.schedule = schedule_for(cfg)
         # Load every phase's machine code now (from the cache, or compiled): a phase's
@@ -317,24 +296,22 @@ class World:
 
     # ---- reading the state -------------------------------------------------------------
 
-    AGENT_COLUMNS = ("x", "y", "vx", "vy", "energy", "tile", "target", "alive",
-                     "cache_off", "cache_epoch", "seq", "mb_count", "out_pending")
+    AGENT_COLUMNS = COLUMNS
 
     @property
     def columns(self) -> MappingProxyType:
-        """Read-only numpy views (no copy) of the agent columns, each of length capacity.
+        """Read-only numpy views (no copy) of the agent columns, each of length capacity:
+        ``AGENT_COLUMNS`` and any column a subclass's ``schema`` adds.
 
         x, y, vx, vy, energy : float32; tile, target (-1 = none), cache_epoch : int32;
         alive : bool; cache_off (-1 = none), seq : int64; mb_count : int32 (messages
         waiting); out_pending : uint8 (1 while a message is held by its sender).
+        ``World.schema.describe()`` lists every array with its meaning and constraints.
         """
         if self._columns is None:
-            views = {}
-            for name in self.AGENT_COLUMNS:
-                v = self._arrays[name].view()
-                v.flags.writeable = False
-                views[name] = v
-            self._columns = MappingProxyType(views)
+            table = self.schema.table("agents")
+            extra = tuple(c.name for c in table.columns if c.name not in TILEWORLD)
+            self._columns = self.schema.views(self._arrays, "agents", COLUMNS + extra)
         return self._columns
 
     @property
@@ -418,48 +395,25 @@ class World:
                 "total": int(self._arrays["arena"].shape[0])}
 
     def state_digest(self) -> str:
-        """A hex BLAKE2b of everything that decides the future of the world: parameters,
-        counters, every agent column, every waiting and held message, the arena's bytes
-        of the current epoch and its epoch, and the tile map. Scratch is excluded."""
-        a = self._arrays
-        h = hashlib.blake2b(digest_size=32)
-        pi = a["pi"].copy()
-        # not state: which pool buffer is current, and how rows are cut into chunks
-        pi[PI.POOL_CUR] = pi[PI.CHUNK] = pi[PI.DCHUNK] = 0
-        for part in (pi, a["pf"], a["counters"], a["msg_ks"], a["tile_ks"]):
-            h.update(part.tobytes())
-        for name in self.AGENT_COLUMNS + ("out_to", "out_tick", "free_slots", "free_meta"):
-            h.update(a[name].tobytes())
-        h.update(a["out_rec"][a["out_pending"] != 0].tobytes())
-        counts = a["mb_count"].astype(np.int64)
-        starts = a["mb_start"]
-        if counts.sum():
-            idx = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-            h.update(a["pools"][a["pi"][PI.POOL_CUR]][idx].tobytes())
-        used = int(a["arena_meta"][k_arena.USED])
-        h.update(a["arena_meta"].tobytes())
-        h.update(a["arena"][:used].tobytes())
-        for name in ("records", "tags", "cost"):
-            h.update(a[name].tobytes())
-        return h.hexdigest()
+        """A hex BLAKE2b of everything that decides the future of the world, from its
+        schema: parameters, counters, every agent column, every waiting and held message,
+        the arena's bytes of the current epoch and its epoch, and the tile map. Scratch
+        and key material are left out."""
+        return self.schema.digest(self._arrays, self.schema.name.encode())
 
     # ---- snapshots -----------------------------------------------------------------------
 
     def snapshot(self, path) -> None:
         """Write the whole state (config, columns, mailboxes, arena and its epoch,
         counters, tick) to ``path`` atomically; see :mod:`dod_sim.snapshot`."""
-        from .snapshot import save
-
-        save(self, path)
+        snapshot.save(self, path)
 
     @classmethod
     def restore(cls, path, *, threads: int | None = None) -> "World":
         """The world written by :meth:`snapshot`; raises SnapshotError naming what is
         wrong with a truncated, corrupt, foreign or newer-version file. ``threads``
         overrides the saved config's thread count (results do not depend on it)."""
-        from .snapshot import load
-
-        return load(path, threads=threads)
+        return snapshot.load(path, cls, threads=threads)
 
     # ---- the blocking pool ------------------------------------------------------------
 
@@ -657,12 +611,9 @@ class World:
 
     def _raise_status(self, phase_name: str, code: int) -> None:
         st = self._arrays["status"]
-        vals = [int(v) for v in st]
+        args = st[1:].tolist()
         st[:] = 0
-        if code == k_status.ARENA_EXHAUSTED:
-            raise ArenaExhausted(vals[1], vals[2], vals[3], phase=phase_name, tick=self.tick - 1)
-        raise RuntimeError(f"phase {phase_name} returned status "
-                           f"{k_status.NAMES.get(code, code)} {vals}")
+        raise from_status(code, args, phase=phase_name, tick=self.tick - 1)
 
     def step(self) -> None:
         """Run one tick. Raises after the tick completes if a phase reported an error."""

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from dod_sim import Config, World
-from dod_sim.snapshot import _saved_parts
 
 from golden.record import GOLDEN, PATH, TICKS
 
@@ -22,7 +21,7 @@ def recorded():
 
 def _state(world) -> dict:
     """{name: array} of everything a snapshot holds, as record.py stored it."""
-    return {name: np.ascontiguousarray(a) for name, _, a in _saved_parts(world._arrays)}
+    return {name: np.ascontiguousarray(a) for name, _, a in world.schema.saved(world._arrays)}
 
 
 @pytest.mark.parametrize("threads", [1, 2])

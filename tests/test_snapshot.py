@@ -15,49 +15,14 @@ from hypothesis import strategies as st
 import dod_sim
 from dod_sim import Config, SnapshotError, StaleHandle, World, runtime
 from dod_sim import snapshot as snap
+from snapfile import _PREFIX, _entry, _join, _reoffset, _split
 
 # epoch_ticks=8: the snapshot at tick 20 is mid-epoch, with stale bytes of older epochs
 # beyond the arena's used prefix in the saved world (and zeros in the restored one).
 CFG = Config(agents=300, side=128, tile_updates=8, epoch_ticks=8, seed=11)
 CHAOS = CFG.replace(kill_rate=0.01, tag_tamper_rate=0.01, seed=12)
 
-_PREFIX = struct.Struct("<12sIQ")
-
-
 # ---- helpers ----------------------------------------------------------------------------
-
-
-def _split(blob: bytes):
-    """(version, header dict, {name: bytes}) of a snapshot file's bytes."""
-    _, version, hlen = _PREFIX.unpack_from(blob)
-    header = json.loads(blob[_PREFIX.size:_PREFIX.size + hlen])
-    data = blob[_PREFIX.size + hlen:-32]
-    arrays = {e["name"]: data[e["offset"]:e["offset"] + e["nbytes"]] for e in header["arrays"]}
-    return version, header, arrays
-
-
-def _join(version: int, header, arrays: dict, *, header_bytes=None) -> bytes:
-    """A snapshot file of these parts, data in table order, with a valid checksum."""
-    hb = header_bytes if header_bytes is not None else json.dumps(header).encode()
-    if header_bytes is None:
-        names = [e["name"] for e in header["arrays"] if isinstance(e, dict)]
-    else:
-        names = list(arrays)
-    body = _PREFIX.pack(snap.MAGIC, version, len(hb)) + hb + b"".join(arrays[n] for n in names)
-    return body + hashlib.blake2b(body, digest_size=32).digest()
-
-
-def _reoffset(header, arrays):
-    """Recompute the table's offsets and nbytes from the arrays' bytes."""
-    off = 0
-    for e in header["arrays"]:
-        e["offset"] = off
-        e["nbytes"] = len(arrays[e["name"]])
-        off += e["nbytes"]
-
-
-def _entry(header, name):
-    return next(e for e in header["arrays"] if e["name"] == name)
 
 
 def _cache(world, agent):
@@ -145,7 +110,7 @@ def test_restore_with_other_threads(tmp_path, straight50):
     w.run(20)
     path = tmp_path / "t1.snap"
     w.snapshot(path)
-    r = snap.load(path, threads=2)
+    r = World.restore(path, threads=2)
     assert r.threads == 2 and r.config.threads == 2
     assert World.restore(path).threads == 1  # the saved config's count by default
     r.run(30)
@@ -264,7 +229,7 @@ def test_any_byte_flip_is_a_snapshot_error(saved, bad, data):
     damaged = bytearray(blob)
     damaged[i] ^= x
     with pytest.raises(SnapshotError) as info:
-        snap.load(bad(bytes(damaged)))
+        World.restore(bad(bytes(damaged)))
     assert info.value.field in ("magic", "version", "checksum")
 
 
@@ -274,7 +239,7 @@ def test_any_truncation_is_a_snapshot_error(saved, bad, data):
     _, blob, _, _ = saved
     n = data.draw(st.one_of(st.integers(0, 64), st.integers(0, len(blob) - 1)), label="len")
     with pytest.raises(SnapshotError) as info:
-        snap.load(bad(blob[:n]))
+        World.restore(bad(blob[:n]))
     assert info.value.field in ("length", "checksum")
 
 
@@ -284,7 +249,7 @@ def test_every_flip_in_the_prefix_and_digest(saved, bad):
         damaged = bytearray(blob)
         damaged[i] ^= 0x80
         with pytest.raises(SnapshotError):
-            snap.load(bad(bytes(damaged)))
+            World.restore(bad(bytes(damaged)))
 
 
 # ---- damaged files: each check ----------------------------------------------------------
@@ -301,27 +266,27 @@ def test_missing_file(tmp_path):
 
 def test_directory_is_not_a_snapshot(tmp_path):
     with pytest.raises(SnapshotError, match="cannot open"):
-        snap.load(tmp_path)
+        World.restore(tmp_path)
 
 
 def test_empty_file(bad):
     with pytest.raises(SnapshotError, match="empty") as info:
-        snap.load(bad(b""))
+        World.restore(bad(b""))
     assert info.value.field == "length"
 
 
 def test_short_file(bad):
     with pytest.raises(SnapshotError, match="truncated"):
-        snap.load(bad(snap.MAGIC + b"\1\0"))
+        World.restore(bad(snap.MAGIC + b"\1\0"))
 
 
 def test_foreign_file(bad, saved):
     _, blob, _, _ = saved
     with pytest.raises(SnapshotError, match="not a dod_sim snapshot") as info:
-        snap.load(bad(b"\x89PNG\r\n\x1a\n" + blob[8:]))
+        World.restore(bad(b"\x89PNG\r\n\x1a\n" + blob[8:]))
     assert info.value.field == "magic"
     with pytest.raises(SnapshotError, match="not a dod_sim snapshot"):
-        snap.load(bad(b"{}"))
+        World.restore(bad(b"{}"))
 
 
 def test_newer_version(bad, saved):
@@ -329,7 +294,7 @@ def test_newer_version(bad, saved):
     version, header, arrays = _split(blob)
     header["format_version"] = version + 1
     with pytest.raises(SnapshotError, match=r"newer dod_sim; this one reads version 1") as info:
-        snap.load(bad(_join(version + 1, header, arrays)))
+        World.restore(bad(_join(version + 1, header, arrays)))
     assert info.value.field == "version" and info.value.value == 2
     with pytest.raises(SnapshotError, match="newer"):
         snap.read_header(bad(_join(version + 1, header, arrays)))
@@ -339,7 +304,7 @@ def test_older_unknown_version(bad, saved):
     _, blob, _, _ = saved
     _, header, arrays = _split(blob)
     with pytest.raises(SnapshotError, match="version 0") as info:
-        snap.load(bad(_join(0, header, arrays)))
+        World.restore(bad(_join(0, header, arrays)))
     assert info.value.field == "version"
 
 
@@ -348,7 +313,7 @@ def test_checksum_mismatch(bad, saved):
     damaged = bytearray(blob)
     damaged[len(blob) // 2] ^= 1
     with pytest.raises(SnapshotError, match="checksum") as info:
-        snap.load(bad(bytes(damaged)))
+        World.restore(bad(bytes(damaged)))
     assert info.value.field == "checksum"
 
 
@@ -358,7 +323,7 @@ def test_bad_header_with_valid_checksum(bad, saved, hb):
     _, blob, _, _ = saved
     version, header, arrays = _split(blob)
     with pytest.raises(SnapshotError, match="header") as info:
-        snap.load(bad(_join(version, header, arrays, header_bytes=hb)))
+        World.restore(bad(_join(version, header, arrays, header_bytes=hb)))
     assert info.value.field == "header"
 
 
@@ -368,7 +333,7 @@ def test_header_length_beyond_file(bad, saved):
     struct.pack_into("<Q", body, 16, len(blob) * 2)
     body += hashlib.blake2b(bytes(body), digest_size=32).digest()
     with pytest.raises(SnapshotError, match="header length") as info:
-        snap.load(bad(bytes(body)))
+        World.restore(bad(bytes(body)))
     assert info.value.field == "header"
 
 
@@ -379,7 +344,7 @@ def _variant(saved, bad, change):
     version, header, arrays = _split(blob)
     change(header, arrays)
     with pytest.raises(SnapshotError) as info:
-        snap.load(bad(_join(version, header, arrays)))
+        World.restore(bad(_join(version, header, arrays)))
     return info.value
 
 

@@ -1,7 +1,7 @@
 """WORKLOAD.md's tileworld on the model API: the same tick as :class:`dod_sim.World`.
 
 The agents' fields are the model's columns (``x`` ... ``out_pending``, as in
-``dod_sim.table.AGENT_SCHEMA``); everything that is not per agent (tiles, key
+``dod_sim.tileworld.schema.TILEWORLD``); everything that is not per agent (tiles, key
 schedules, the shared message pool and its double buffer, the arena, counters,
 scratch) is one resource, ``world``, made by :func:`dod_sim.world.allocate` from the
 model's parameters and the world's seed. Each phase of WORKLOAD.md's tick is one
@@ -34,11 +34,12 @@ from ..kernels import phases
 from ..kernels._jit import kernel
 from ..kernels.state import FIELDS, PF
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, column_mean
-from ..table import AGENT_SCHEMA
+from ..tileworld.schema import TILEWORLD
 
 __all__ = ["MODEL", "TileState", "world", "config_of"]
 
-COLUMNS = tuple(k for k in AGENT_SCHEMA if k != "free_slots")
+# The agent table's 1-d columns; the held record (out_rec, 64 bytes a row) is in the resource.
+COLUMNS = tuple(c.name for c in TILEWORLD.table("agents").columns if len(c.shape) == 1)
 RESOURCE_FIELDS = tuple(name for name, _, _ in FIELDS if name not in COLUMNS)
 
 # Config fields that are model parameters (scalars; the tile algorithm as a flag,
@@ -53,71 +54,10 @@ PARAMS = {
 }
 
 
-class TileState(NamedTuple):
-    """The phase kernels' view of a tileworld: the fields of ``state.FIELDS``, in order."""
+# The phase kernels' view of a tileworld: the fields of ``state.FIELDS``, in order.
+TileState = NamedTuple("TileState", [(name, np.ndarray) for name, _, _ in FIELDS])
+TileState.__module__ = __name__
 
-    pi: np.ndarray
-    pf: np.ndarray
-    counters: np.ndarray
-    status: np.ndarray
-    tmp: np.ndarray
-    gauges: np.ndarray
-    busy: np.ndarray
-    msg_ks: np.ndarray
-    tile_ks: np.ndarray
-    tile_hmac_ks: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    vx: np.ndarray
-    vy: np.ndarray
-    energy: np.ndarray
-    tile: np.ndarray
-    target: np.ndarray
-    alive: np.ndarray
-    cache_off: np.ndarray
-    cache_epoch: np.ndarray
-    seq: np.ndarray
-    entered: np.ndarray
-    fresh: np.ndarray
-    free_slots: np.ndarray
-    free_meta: np.ndarray
-    pools: np.ndarray
-    pool_ok: np.ndarray
-    mb_start: np.ndarray
-    mb_count: np.ndarray
-    out_rec: np.ndarray
-    out_to: np.ndarray
-    out_tick: np.ndarray
-    out_pending: np.ndarray
-    d_counts: np.ndarray
-    d_cursor: np.ndarray
-    d_bucket_start: np.ndarray
-    d_arrivals: np.ndarray
-    d_arr_count: np.ndarray
-    d_arr_start: np.ndarray
-    d_by_recipient: np.ndarray
-    d_keys: np.ndarray
-    d_want: np.ndarray
-    d_remain: np.ndarray
-    d_allot: np.ndarray
-    d_chunk_base: np.ndarray
-    chunk_entries: np.ndarray
-    chunk_base: np.ndarray
-    tally: np.ndarray
-    d_tally: np.ndarray
-    records: np.ndarray
-    tags: np.ndarray
-    cost: np.ndarray
-    stage: np.ndarray
-    stage_tags: np.ndarray
-    stage_ok: np.ndarray
-    stage_ids: np.ndarray
-    stage_tampered: np.ndarray
-    arena: np.ndarray
-    arena_meta: np.ndarray
-
-
-assert TileState._fields == tuple(name for name, _, _ in FIELDS)
 
 # The resource: the arrays of TileState that are not columns, in FIELDS order.
 Resources = NamedTuple("Resources", [(name, np.ndarray) for name in RESOURCE_FIELDS])
@@ -146,14 +86,15 @@ def _make(p, agents, seed):
 def _state(x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq, entered,
            fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
     return TileState(
+        x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq, entered,
+        fresh, mb_start, mb_count, w.out_rec, out_to, out_tick, out_pending,
         w.pi, w.pf, w.counters, w.status, w.tmp, w.gauges, w.busy, w.msg_ks, w.tile_ks,
-        w.tile_hmac_ks, x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch,
-        seq, entered, fresh, w.free_slots, w.free_meta, w.pools, w.pool_ok, mb_start,
-        mb_count, w.out_rec, out_to, out_tick, out_pending, w.d_counts, w.d_cursor,
-        w.d_bucket_start, w.d_arrivals, w.d_arr_count, w.d_arr_start, w.d_by_recipient,
-        w.d_keys, w.d_want, w.d_remain, w.d_allot, w.d_chunk_base, w.chunk_entries,
-        w.chunk_base, w.tally, w.d_tally, w.records, w.tags, w.cost, w.stage, w.stage_tags,
-        w.stage_ok, w.stage_ids, w.stage_tampered, w.arena, w.arena_meta)
+        w.tile_hmac_ks, w.free_slots, w.free_meta, w.pools, w.pool_ok, w.d_counts,
+        w.d_cursor, w.d_bucket_start, w.d_arrivals, w.d_arr_count, w.d_arr_start,
+        w.d_by_recipient, w.d_keys, w.d_want, w.d_remain, w.d_allot, w.d_chunk_base,
+        w.chunk_entries, w.chunk_base, w.tally, w.d_tally, w.records, w.tags, w.cost,
+        w.stage, w.stage_tags, w.stage_ok, w.stage_ids, w.stage_tampered, w.arena,
+        w.arena_meta)
 
 
 # One system per phase: fn(key, n, p, *COLUMNS, world), the arrays passed on as
@@ -212,7 +153,7 @@ def _check(p, agents):
 MODEL = Model(
     "tileworld",
     params=PARAMS,
-    columns=[Column(name, AGENT_SCHEMA[name][0], AGENT_SCHEMA[name][1], AGENT_SCHEMA[name][2])
+    columns=[Column(name, TILEWORLD[name].dtype, TILEWORLD[name].fill, TILEWORLD[name].doc)
              for name in COLUMNS],
     # not hashed by state_digest: it holds scratch and per-worker cycle counts; the
     # columns and World's own digest of the same state are compared in the tests
