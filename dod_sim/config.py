@@ -90,9 +90,12 @@ class Config:
         for f in fields(self):
             v = getattr(self, f.name)
             _check_type(f.name, v, f.type)
-        _at_least("agents", self.agents, 0)
-        cap = self.capacity if self.capacity is not None else self.agents
-        _between("capacity", cap, 2, MAX_ROWS)
+        if self.capacity is None:  # the table holds agents rows: name the field set
+            _between("agents", self.agents, 2, MAX_ROWS, why="capacity defaults to agents")
+        else:
+            _at_least("agents", self.agents, 0)
+            _between("capacity", self.capacity, 2, MAX_ROWS)
+        cap = self.rows
         if self.agents > cap:
             raise ConfigError(f"agents={self.agents} exceeds capacity={cap}",
                               field="agents", value=self.agents, bound=cap)

@@ -21,6 +21,27 @@ def test_bad_values_name_the_field(field, value):
     assert field in str(e.value)
 
 
+@pytest.mark.parametrize("agents", [0, 1])
+def test_too_few_agents_names_agents_not_the_derived_capacity(agents):
+    with pytest.raises(ConfigError) as e:
+        Config(agents=agents)
+    assert e.value.field == "agents" and "capacity=" not in str(e.value)
+    assert str(e.value) == (f"agents={agents} must be in [2, 2147483647]: capacity defaults "
+                            f"to agents")
+    assert Config(agents=agents, capacity=2).rows == 2  # an empty table is fine
+
+
+def test_cli_names_the_flag_the_person_set():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dod_sim.cli", "run", "--agents", "0"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "agents=0" in out.stderr and "capacity=" not in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_agents_above_capacity():
     with pytest.raises(ConfigError) as e:
         Config(agents=10, capacity=5)
@@ -49,5 +70,5 @@ def test_random_configs_validate_or_raise_config_error(kw):
         Config(**kw)
     except ConfigError as e:
         # tile_updates (default 64) is bounded by the tiles that side makes
-        assert e.field in kw or e.field == "capacity" or (e.field == "tile_updates" and "side" in kw)
+        assert e.field in kw or (e.field == "tile_updates" and "side" in kw)
         assert e.field in str(e)
