@@ -91,8 +91,9 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 from numba import njit
 
-from . import pacing, runtime
-from .errors import ConfigError
+from . import pacing, runtime, snapshot
+from .errors import ConfigError, SnapshotError
+from .schema import Array, InRange, Live, Schema, Table
 from .kernels import neighbours as _nb
 from .kernels._jit import kernel as _kernel
 
@@ -114,12 +115,16 @@ _TEMPLATE_VERSION = "4"
 @dataclass(frozen=True)
 class Column:
     """A per-agent column. ``init``: a scalar, an array of length ``agents``, or a Numba
-    function ``init(i, key, p) -> value`` run in parallel over rows at tick -1."""
+    function ``init(i, key, p) -> value`` run in parallel over rows at tick -1.
+    ``checks``: constraints its values obey (:mod:`dod_sim.schema`: ``InRange(0,
+    "width")`` with a parameter's name as a bound, ``Finite()``, ``RowIndex("rows")``),
+    checked when a snapshot is restored."""
 
     name: str
     dtype: Any
     init: Any = 0
     doc: str = ""
+    checks: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,40 @@ class Resource:
     make: Callable
     state: bool = False
     check: Callable | None = None
+
+
+def _schema_of(model, store, parity, resources):
+    """(Schema, {name: array}) of a model's world: the single-buffered columns as the
+    table ``agents``; double-buffered columns (2 x rows, the current one chosen by
+    ``parity``); ``parity``; every array of every resource, named ``resource`` or
+    ``resource.field`` (state for ``state=True`` resources, scratch otherwise)."""
+    double = {name: j for j, name in enumerate(model.double)}
+    single, others, arrays = [], [], {}
+    for c in model.columns:
+        a = store[c.name]
+        arrays[c.name] = a
+        if c.name in double:
+            others.append(Array(c.name, a.dtype.name, (2, "rows"), doc=c.doc,
+                                checks=tuple(c.checks),
+                                saved=Live("parity", double[c.name])))
+        else:
+            single.append(Array(c.name, a.dtype.name, doc=c.doc, checks=tuple(c.checks)))
+    others.append(Array("parity", "int64", (len(double),), doc="the current buffer of "
+                        "each double-buffered column", checks=(InRange(0, 2),),
+                        digest=False))
+    arrays["parity"] = parity
+    for r in model.resources:
+        value = resources[r.name]
+        fields = (value._asdict().items() if isinstance(value, tuple) and hasattr(value, "_asdict")
+                  else [(None, value)])
+        for field, a in fields:
+            if isinstance(a, np.ndarray):
+                name = r.name if field is None else f"{r.name}.{field}"
+                others.append(Array(name, a.dtype.name, a.shape,
+                                    role="state" if r.state else "scratch",
+                                    doc=f"resource {r.name}"))
+                arrays[name] = a
+    return Schema(model.name, (Table("agents", "rows", tuple(single)),), tuple(others)), arrays
 
 
 def _takes_seed(make) -> bool:
@@ -699,6 +738,9 @@ class ModelWorld:
         self._par = np.zeros(len(model.double), np.int64)
         self._args = tuple(self._store[c.name] for c in model.columns) + tuple(
             self._res[r.name] for r in model.resources)
+        self.schema, self._arrays = _schema_of(model, self._store, self._par, self._res)
+        #: The sizes the schema's shapes and bounds name: rows and every parameter.
+        self.sizes = {"rows": n, **self.params._asdict()}
         self._tick = 0
         self._columns = None
         t = time.perf_counter()
@@ -845,18 +887,49 @@ class ModelWorld:
 
     def state_digest(self) -> str:
         """Hex BLAKE2b of what decides the future: model name, parameters, seed, tick,
-        every column's current values and the resources marked ``state``."""
-        h = hashlib.blake2b(digest_size=32)
-        h.update(repr((self.model.name, tuple(self.params), self.seed, self._tick)).encode())
-        for name, v in self.columns.items():
-            h.update(name.encode() + v.dtype.str.encode())
-            h.update(np.ascontiguousarray(v).tobytes())
-        for r in self.model.resources:
-            if r.state:
-                value = self._res[r.name]
-                for a in (value if isinstance(value, tuple) else (value,)):
-                    h.update(np.ascontiguousarray(a).tobytes())
-        return h.hexdigest()
+        every column's current values and the resources marked ``state`` (the state
+        arrays of :attr:`schema`)."""
+        head = repr((self.model.name, tuple(self.params), self.seed, self._tick))
+        return self.schema.digest(self._arrays, head.encode())
+
+    # ---- snapshots -----------------------------------------------------------------------
+
+    SNAPSHOT_KIND = "model"
+
+    def _snapshot_config(self) -> dict:
+        return {"model": self.model.name, "agents": self.agents, "seed": self.seed,
+                "params": self.params._asdict()}
+
+    def _restored_tick(self, tick: int) -> None:
+        self._tick = int(tick)
+        self._columns = None
+
+    def snapshot(self, path) -> None:
+        """Write the state (every column's current buffer, the resources marked
+        ``state``, the tick, the parameters and seed) to ``path`` atomically, in the
+        format of :mod:`dod_sim.snapshot`."""
+        snapshot.save(self, path)
+
+    @classmethod
+    def restore(cls, path, model: "Model", *, threads: int | None = None) -> "ModelWorld":
+        """The world of ``model`` written by :meth:`snapshot`. Raises SnapshotError for
+        a damaged or foreign file, a file of another model (by name) or of another
+        layout, and for values that break the columns' declared ``checks``."""
+        def build(config: dict):
+            if not isinstance(config.get("model"), str) or config["model"] != model.name:
+                raise SnapshotError(f"snapshot holds model {config.get('model')!r}, not "
+                                    f"{model.name!r}", field="config",
+                                    value=config.get("model"), bound=model.name)
+            try:
+                return cls(model, config["agents"], seed=config["seed"],
+                           threads=threads, **config["params"])
+            except (KeyError, TypeError, ConfigError) as e:
+                raise SnapshotError(f"snapshot config is invalid for model {model.name!r}: "
+                                    f"{e}", field="config") from e
+
+        world = snapshot.load(path, cls.SNAPSHOT_KIND, build)
+        world._check_resources()
+        return world
 
     def __repr__(self):
         return (f"ModelWorld({self.model.name!r}, agents={self.agents}, seed={self.seed}, "

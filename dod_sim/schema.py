@@ -70,8 +70,8 @@ class InRange:
     hi_inclusive: bool = False
 
     def bounds(self, sizes):
-        lo = _size(sizes, self.lo) if isinstance(self.lo, str) else self.lo
-        hi = _size(sizes, self.hi) if isinstance(self.hi, str) else self.hi
+        lo = sizes[self.lo] if isinstance(self.lo, str) else self.lo
+        hi = sizes[self.hi] if isinstance(self.hi, str) else self.hi
         return lo, hi
 
     def check(self, v, ctx):
@@ -80,7 +80,7 @@ class InRange:
             bad = ~((v >= lo) & ((v <= hi) if self.hi_inclusive else (v < hi)))
         if bad.any():
             i = _first(bad)
-            return f"element {i} = {np.ravel(v)[i]!r} is outside {self.describe(ctx.sizes)}"
+            return f"element {i} = {np.ravel(v)[i].item()!r} is outside {self.describe(ctx.sizes)}"
         return None
 
     def describe(self, sizes=None):
@@ -96,7 +96,7 @@ class Finite:
         bad = ~np.isfinite(v)
         if bad.any():
             i = _first(bad)
-            return f"element {i} = {np.ravel(v)[i]!r} is not finite"
+            return f"element {i} = {np.ravel(v)[i].item()!r} is not finite"
         return None
 
     def describe(self, sizes=None):
@@ -113,7 +113,7 @@ class OneOf:
         bad = ~np.isin(v, self.values)
         if bad.any():
             i = _first(bad)
-            return f"element {i} = {np.ravel(v)[i]!r} is not one of {self.values}"
+            return f"element {i} = {np.ravel(v)[i].item()!r} is not one of {self.values}"
         return None
 
     def describe(self, sizes=None):
@@ -142,7 +142,7 @@ class Entry:
 
     def check(self, v, ctx):
         msg = self.check_.check(np.asarray(v[self.index:self.index + 1]), ctx)
-        return None if msg is None else f"entry {self.index}: " + msg.replace("element 0 = ", "")
+        return None if msg is None else f"entry {self.index} = " + msg.replace("element 0 = ", "")
 
     def describe(self, sizes=None):
         return f"entry {self.index}: {self.check_.describe(sizes)}"
@@ -355,8 +355,9 @@ class Array:
     state_entries: tuple = ()
 
     def __post_init__(self):
-        if not self.name.isidentifier():
-            raise ValueError(f"Array name {self.name!r} must be an identifier")
+        if not all(part.isidentifier() for part in self.name.split(".")):
+            raise ValueError(f"Array name {self.name!r} must be an identifier (or "
+                             f"identifiers joined by dots: a resource's field)")
         np.dtype(self.dtype)
         if self.role not in ROLES:
             raise ValueError(f"Array {self.name!r}: role {self.role!r} is not one of {ROLES}")

@@ -113,6 +113,12 @@ def save(world, path) -> None:
     _write_atomic(os.fspath(path), chunks)
 
 
+def config_digest(config: dict) -> str:
+    """The short BLAKE2b a header stores beside its ``config`` (as ``Config.digest()``)."""
+    return hashlib.blake2b(json.dumps(config, sort_keys=True).encode(),
+                           digest_size=8).hexdigest()
+
+
 def _header(world, parts) -> dict:
     from . import __version__
 
@@ -123,9 +129,13 @@ def _header(world, parts) -> dict:
                       "shape": [int(s) for s in arr.shape], "offset": offset,
                       "nbytes": int(arr.nbytes)})
         offset += int(arr.nbytes)
-    return {"format_version": FORMAT_VERSION, "dod_sim_version": __version__,
-            "config": world.config.to_dict(), "config_digest": world.config.digest(),
-            "tick": world.tick, "arrays": table}
+    config = world._snapshot_config()
+    header = {"format_version": FORMAT_VERSION, "dod_sim_version": __version__,
+              "config": config, "config_digest": config_digest(config),
+              "tick": world.tick, "arrays": table}
+    if world.SNAPSHOT_KIND != "tileworld":  # tileworld files keep format 1's keys
+        header["kind"] = world.SNAPSHOT_KIND
+    return header
 
 
 def _byte_view(arr: np.ndarray) -> memoryview:
@@ -193,27 +203,34 @@ def read_header(path, *, verify: bool = True) -> dict:
     return header
 
 
-def load(path, cls, threads: int | None = None):
-    """The world of class ``cls`` (:class:`~dod_sim.World` or a subclass whose
-    ``schema`` the file was written with) saved at ``path``; it ticks on exactly as the
-    saved world would have. ``World.restore(path)`` is the public spelling.
+def load(path, kind: str, build):
+    """The world saved at ``path``, built by ``build(config dict)`` (a world with
+    ``schema``, ``sizes``, ``_arrays`` and ``tick``) and filled from the file; it ticks
+    on exactly as the saved world would have. ``World.restore(path)`` and
+    ``ModelWorld.restore(path, model)`` are the public spellings.
 
-    threads : run the restored world with this many threads instead of the saved
-    config's (results do not depend on it); it is validated as ``Config.threads``.
+    kind : what the file must hold (``"tileworld"``, ``"model"``): a file of another
+    kind is refused (``field="kind"``).
 
     Raises SnapshotError naming what is wrong with a missing, truncated, corrupt,
-    foreign or newer-version file (see the module docstring). A ConfigError is raised
-    as for ``World(config)`` when this machine cannot hold the world or ``threads`` is
-    out of range.
+    foreign or newer-version file (see the module docstring); ``build`` raises what it
+    raises for a config (SnapshotError for an invalid one, ConfigError when this machine
+    cannot hold the world).
     """
     path = os.fspath(path)
     with _File(path) as f:
         header, data_start = _read_header(f, path, verify=True)
-        config = _config_of(header)
-        if threads is not None:
-            config = config.replace(threads=threads)
+        got = header.get("kind", "tileworld")
+        if got != kind:
+            raise SnapshotError(f"snapshot {path!r} holds a {got!r} world, not a {kind!r} "
+                                f"one", field="kind", value=got, bound=kind)
         table = _table_of(header, f.size - DIGEST_SIZE - data_start)
-        world = cls(config)
+        world = build(header["config"])
+        digest = config_digest(header["config"])
+        if digest != header["config_digest"]:
+            raise SnapshotError(f"snapshot config digest {header['config_digest']!r} does "
+                                f"not match its config ({digest!r})", field="config",
+                                value=header["config_digest"], bound=digest)
         _check_table(table, world)
         _fill(f, data_start, table, world, header["tick"])
     return world
@@ -344,9 +361,9 @@ def _expect(obj: dict, key: str, typ, where: str):
     return v
 
 
-def _config_of(header: dict) -> Config:
-    """The Config of the header, validated; unknown fields mean a newer dod_sim."""
-    d = header["config"]
+def config_of(d: dict) -> Config:
+    """The tileworld Config of a header's ``config``, validated; unknown fields mean a
+    newer dod_sim."""
     known = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(d) - known)
     if unknown:
@@ -354,16 +371,10 @@ def _config_of(header: dict) -> Config:
                             f"{unknown} (written by a newer dod_sim?)", field="config",
                             value=unknown)
     try:
-        cfg = Config(**d)
+        return Config(**d)
     except (TypeError, ValueError, OverflowError) as e:  # ConfigError is a ValueError
         raise SnapshotError(f"snapshot config is invalid: {e}", field="config",
                             value=getattr(e, "field", None)) from e
-    digest = hashlib.blake2b(json.dumps(d, sort_keys=True).encode(), digest_size=8).hexdigest()
-    if digest != header["config_digest"]:
-        raise SnapshotError(f"snapshot config digest {header['config_digest']!r} does not "
-                            f"match its config ({digest!r})", field="config",
-                            value=header["config_digest"], bound=digest)
-    return cfg
 
 
 def _table_of(header: dict, data_size: int) -> list:
@@ -466,13 +477,14 @@ def _fill(f: _File, data_start: int, table: list, world, tick: int) -> None:
             raise SnapshotError(f"snapshot array {a.name}: entries {bad[:8]} differ from the "
                                 f"parameters its config derives", field=f"array {a.name}",
                                 value=got[bad[:8]].tolist(), bound=want[bad[:8]].tolist())
+    if hasattr(world, "_restored_tick"):  # a world that keeps its tick outside its arrays
+        world._restored_tick(tick)
     if world.tick != tick:
         raise SnapshotError(f"snapshot holds tick {world.tick} but the header says {tick}",
                             field="array pi", value=world.tick, bound=tick)
     dims = dict(world.sizes, tick=tick)
     for name, constraint, msg in schema.violations(arrays, dims):
-        raise SnapshotError(f"snapshot array {name}: {msg} (it must be "
-                            f"{constraint.describe(dims)})", field=f"array {name}",
+        raise SnapshotError(f"snapshot array {name}: {msg}", field=f"array {name}",
                             bound=constraint.describe(dims))
 
 

@@ -413,7 +413,16 @@ class World:
         """The world written by :meth:`snapshot`; raises SnapshotError naming what is
         wrong with a truncated, corrupt, foreign or newer-version file. ``threads``
         overrides the saved config's thread count (results do not depend on it)."""
-        return snapshot.load(path, cls, threads=threads)
+        def build(config: dict):
+            cfg = snapshot.config_of(config)
+            return cls(cfg if threads is None else cfg.replace(threads=threads))
+
+        return snapshot.load(path, cls.SNAPSHOT_KIND, build)
+
+    SNAPSHOT_KIND = "tileworld"
+
+    def _snapshot_config(self) -> dict:
+        return self.config.to_dict()
 
     # ---- the blocking pool ------------------------------------------------------------
 

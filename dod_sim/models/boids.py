@@ -37,6 +37,7 @@ from ..kernels.rng import uniform
 from ..model import (
     Column, IndexPoints, Model, ModelWorld, Resource, Rows, Stat, points_index,
 )
+from ..schema import Finite, InRange
 
 __all__ = ["MODEL", "world", "alignment", "side_for"]
 
@@ -128,10 +129,10 @@ MODEL = Model(
     params={"width": 100.0, "height": 100.0, "speed": 1.0, "vision": 10.0,
             "separation": 2.0, "cohere": 0.03, "separate": 0.015, "match": 0.05},
     columns=[
-        Column("x", np.float64, init_x, "position, [0, width)"),
-        Column("y", np.float64, init_y, "position, [0, height)"),
-        Column("hx", np.float64, init_heading, "direction, x component"),
-        Column("hy", np.float64, init_heading, "direction, y component"),
+        Column("x", np.float64, init_x, "position, [0, width)", (Finite(), InRange(0, "width"))),
+        Column("y", np.float64, init_y, "position, [0, height)", (Finite(), InRange(0, "height"))),
+        Column("hx", np.float64, init_heading, "direction, x component", (Finite(),)),
+        Column("hy", np.float64, init_heading, "direction, y component", (Finite(),)),
     ],
     resources=[Resource("index", lambda p, n: points_index(n, p.width, p.height, p.vision))],
     systems=[

@@ -38,6 +38,7 @@ from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.rng import draw, uniform
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, column_mean
+from ..schema import Finite, InRange, OneOf
 
 __all__ = ["MODEL", "world", "agents_for"]
 
@@ -197,11 +198,12 @@ MODEL = Model(
     params={"width": 20, "height": 20, "density": 0.8, "minority_pc": 0.5,
             "homophily": 0.4, "radius": 1, "torus": False},
     columns=[
-        Column("x", np.int32, 0, "grid column"),
-        Column("y", np.int32, 0, "grid row"),
-        Column("kind", np.int8, init_type, "Mesa's type: 1 minority, 0 majority"),
-        Column("happy", np.int8, 0, "1 when happy after the last assessment"),
-        Column("similar", np.float32, 0.0, "share of same-type neighbours, 0 without any"),
+        Column("x", np.int32, 0, "grid column", (InRange(0, "width"),)),
+        Column("y", np.int32, 0, "grid row", (InRange(0, "height"),)),
+        Column("kind", np.int8, init_type, "Mesa's type: 1 minority, 0 majority", (OneOf((0, 1)),)),
+        Column("happy", np.int8, 0, "1 when happy after the last assessment", (OneOf((0, 1)),)),
+        Column("similar", np.float32, 0.0, "share of same-type neighbours, 0 without any",
+               (Finite(),)),
     ],
     resources=[
         Resource("occ", lambda p, n: np.full(_cells(p, n), -1, np.int32), state=True),

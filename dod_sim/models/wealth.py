@@ -54,6 +54,7 @@ from ..kernels.neighbours import moore_pick
 from ..kernels.prefetch import prefetch
 from ..kernels.rng import below, draw
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
+from ..schema import InRange, OneOf, RowIndex
 
 __all__ = ["MODEL", "Occupancy", "world", "gini", "side_for"]
 
@@ -232,13 +233,14 @@ MODEL = Model(
     "boltzmann_wealth",
     params={"width": 10, "height": 10},
     columns=[
-        Column("x", np.int32, init_x, "grid column, [0, width)"),
-        Column("y", np.int32, init_y, "grid row, [0, height)"),
-        Column("wealth", np.int64, 1, "units of wealth, >= 0"),
+        Column("x", np.int32, init_x, "grid column, [0, width)", (InRange(0, "width"),)),
+        Column("y", np.int32, init_y, "grid row, [0, height)", (InRange(0, "height"),)),
+        Column("wealth", np.int64, 1, "units of wealth, >= 0", (InRange(0, 2**62),)),
         Column("cell", np.int64, 0, "y * width + x: the cell list holding the row"),
-        Column("turn", np.int64, 0, "place in this step's random order"),
-        Column("target", np.int32, -1, "the cellmate drawn at its turn, -1 = none"),
-        Column("gives", np.int8, 0, "1 when it gave to target this step"),
+        Column("turn", np.int64, 0, "place in this step's random order", (InRange(0, "rows"),)),
+        Column("target", np.int32, -1, "the cellmate drawn at its turn, -1 = none",
+               (RowIndex("rows"),)),
+        Column("gives", np.int8, 0, "1 when it gave to target this step", (OneOf((0, 1)),)),
     ],
     resources=[
         Resource("cells", occupancy, state=True),
