@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from contextlib import suppress
 import threading
 import time
 from collections.abc import Mapping
@@ -574,11 +575,13 @@ class World:
         agents' own: it is signed, held by the sender and delivered at the next tick's
         delivery phase (or deferred, if the mailbox is full).
 
-        kind : 1 or "share" (body: float amount of energy) or 2 or "hint" (body: tile id)
+        kind : 1 or "share" (body: a finite amount of energy, taken from the sender now,
+            as an agent's own SHARE is) or 2 or "hint" (body: tile id)
         """
         kinds = {"share": k_mailbox.SHARE, "hint": k_mailbox.HINT}
-        k = kinds.get(kind, kind) if isinstance(kind, str) else kind
-        if k not in (k_mailbox.SHARE, k_mailbox.HINT):
+        k = kinds.get(kind) if isinstance(kind, str) else kind
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or \
+                k not in (k_mailbox.SHARE, k_mailbox.HINT):
             raise ConfigError(f"send: kind={kind!r} must be 1/'share' or 2/'hint'",
                               field="kind", value=kind, bound=(1, 2))
         self._check_agent(sender)
@@ -592,11 +595,22 @@ class World:
                               f"(backpressure); step the world first",
                               field="sender", value=sender)
         if k == k_mailbox.SHARE:
-            word = int(np.array([body], np.float32).view(np.uint32)[0])
+            amount = np.float32(np.nan)
+            if isinstance(body, (int, float, np.integer, np.floating)) and \
+                    not isinstance(body, bool):
+                with np.errstate(over="ignore"), suppress(OverflowError):
+                    amount = np.float32(body)
+            if not np.isfinite(amount):
+                raise ConfigError(f"send: a share's body={body!r} must be a finite number "
+                                  f"(float32)", field="body", value=body)
+            word = int(np.array([amount], np.float32).view(np.uint32)[0])
+            a["energy"][sender] -= amount
         else:
-            if not (0 <= int(body) < self.config.n_tiles):
-                raise ConfigError(f"send: hint tile {body} must be in [0, {self.config.n_tiles})",
-                                  field="body", value=body, bound=self.config.n_tiles)
+            if isinstance(body, bool) or not isinstance(body, (int, np.integer)) or \
+                    not 0 <= body < self.config.n_tiles:
+                raise ConfigError(f"send: hint tile {body!r} must be an integer in "
+                                  f"[0, {self.config.n_tiles})", field="body", value=body,
+                                  bound=self.config.n_tiles)
             word = int(body)
         rec = a["out_rec"][sender]
         k_mailbox.compose(rec, k, sender, self.tick, int(a["seq"][sender]), word)

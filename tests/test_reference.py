@@ -227,16 +227,27 @@ def test_injected_share_reaches_the_recipient_the_tick_after_it_is_sent():
     assert w.counters()["read"] == 1 and w.columns["mb_count"][5] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "WORKLOAD.md: a SHARE's energy is 'taken from the sender'; agents' own shares are "
-    "(kernels.agents._act_row), but World.send composes the record without charging "
-    "the sender, so an injected SHARE creates energy"))
 def test_injected_share_is_taken_from_the_sender():
+    """WORKLOAD.md: a SHARE's energy is taken from the sender, as an agent's own is."""
     w = World(_quiet())
     e = w.columns["energy"]
-    before = float(e[2])
+    before = e[2]
     w.send(2, 5, "share", 2.5)
-    assert float(e[2]) == pytest.approx(before - 2.5)
+    assert e[2] == before - np.float32(2.5)
+
+
+@pytest.mark.parametrize("kind, body", [("share", None), ("share", float("nan")),
+                                        ("share", 1e39), ("share", True), ("hint", 2.5),
+                                        ("hint", -1), (1.0, 5), ("gift", 1)])
+def test_send_refuses_a_bad_body_or_kind_without_changing_anything(kind, body):
+    from dod_sim import ConfigError
+
+    w = World(_quiet())
+    d = w.state_digest()
+    with pytest.raises(ConfigError) as info:
+        w.send(2, 5, kind, body)
+    assert info.value.field in ("kind", "body")
+    assert w.state_digest() == d
 
 
 def test_agents_own_shares_conserve_energy():
