@@ -42,7 +42,7 @@ from .pacing import PROBE_MAX_AGENTS
 __all__ = ["ARTICLE", "REFERENCES", "tick_benchmark", "format_tick", "seed_run",
            "scaling_run", "burst_run", "machine_limits"]
 
-ARTICLE_SOURCE = ("\"The runtime became the payload\" (shared/seed/runtime-became-the-payload.txt), "
+ARTICLE_SOURCE = ("\"The Moment the Default Runtime Became the Payload\" (docs/workload.md), "
                   "table of four approaches at 3,000 concurrent simulation agents")
 # (approach, CPU, p99, allocation rate, errors), quoted as printed there.
 ARTICLE = (

@@ -41,7 +41,7 @@ def test_tick_benchmark_parts_and_table(monkeypatch):
     text = bench_tick.format_tick(result)
     for words in ("Rust + Tokio", "dod_sim (this run)", "Scaling", "Burst", "memory copy",
                   "batches alternating", "register-only kernel",
-                  "not measured (--quick)", "runtime-became-the-payload.txt"):
+                  "not measured (--quick)", "The Moment the Default Runtime Became the Payload"):
         assert words in text
     assert json.loads(json.dumps(result))["seed"]["ticks"] == 8
 

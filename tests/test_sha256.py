@@ -2,8 +2,6 @@
 
 import hashlib
 import hmac
-import json
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -11,12 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import load_vector
 from dod_sim.kernels import sha256
 from dod_sim.kernels._jit import kernel
 from dod_sim.kernels.blake2b import chunk_rows
 from dod_sim.kernels.status import BAD_ARGUMENT, OK
-
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 
 SETTINGS = settings(deadline=None, max_examples=100)
 
@@ -144,9 +141,7 @@ def test_hmac_key_schedule_of_long_key_equals_hashed_key():
 
 
 def load_rfc4231():
-    path = VECTORS / "rfc4231_hmac_sha256.json"
-    assert path.is_file(), f"missing test vectors: {path}"
-    return json.loads(path.read_text())["cases"]
+    return load_vector("rfc4231_hmac_sha256.json")["cases"]  # tests/vectors/
 
 
 def test_rfc4231_all_cases():
