@@ -54,6 +54,7 @@ def test_run_says_whether_it_compiles_and_how_threads_were_chosen(cold, capsys, 
     (["run", "--agents", "10", "--capacity", "5"], "agents=10 exceeds capacity=5"),
     (["run", "--threads", "4096"], "threads=4096 must be in"),
 ])
+@pytest.mark.slow
 def test_bad_input_is_one_line_without_traceback(args, words):
     p = run_cli(*args)
     assert p.returncode == 2
@@ -77,6 +78,7 @@ def _start_run(tmp_path, *extra):
         stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_a_signal_finishes_the_tick_saves_and_reports(tmp_path, sig, code):
     import signal
@@ -102,22 +104,53 @@ def test_a_signal_finishes_the_tick_saves_and_reports(tmp_path, sig, code):
     assert [f.name for f in tmp_path.iterdir()] == ["final.snap"]  # nothing half-written
 
 
-def test_snapshot_every_and_resume(tmp_path, capsys):
+def test_snapshot_every_and_resume(tmp_path, capsys, monkeypatch):
+    import shutil
+
     from dod_sim import World
 
+    # every file written to the --snapshot path, copied aside as it is written
+    written = []
+    save = World.snapshot
+
+    def observed(world, path):
+        save(world, path)
+        copy = tmp_path / f"written-{len(written)}.snap"
+        shutil.copyfile(path, copy)
+        written.append((world.tick, copy))
+
+    monkeypatch.setattr(World, "snapshot", observed)
     snap = tmp_path / "s.snap"
     assert main(["run", "--agents", "300", "--ticks", "25", "--threads", "1",
                  "--snapshot", str(snap), "--snapshot-every", "10", "--json"]) == 0
     capsys.readouterr()
-    assert World.restore(snap).tick == 25  # the final snapshot follows the periodic ones
-    assert main(["run", "--resume", str(snap), "--ticks", "15", "--json"]) == 0
+    # every 10 ticks, then the final state
+    assert [t for t, _ in written] == [10, 20, 25]
+    straight = World(agents=300, threads=1)
+    for tick, copy in written:
+        saved = World.restore(copy)
+        assert saved.tick == tick
+        straight.run(tick - straight.tick)
+        assert saved.state_digest() == straight.state_digest(), tick
+    assert World.restore(snap).state_digest() == straight.state_digest()
+
+    # resumed from the file for 15 more ticks, the CLI's final state is the one of an
+    # uninterrupted 40-tick run of the CLI
+    written.clear()
+    resumed = tmp_path / "resumed.snap"
+    assert main(["run", "--resume", str(snap), "--ticks", "15", "--snapshot", str(resumed),
+                 "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert s["ticks"] == 15 and s["messages_lost"] == 0
-    straight = World(agents=300, threads=1)
-    straight.run(40)
-    resumed = World.restore(snap)
-    resumed.run(15)
-    assert resumed.state_digest() == straight.state_digest()
+    whole = tmp_path / "whole.snap"
+    assert main(["run", "--agents", "300", "--ticks", "40", "--threads", "1",
+                 "--snapshot", str(whole), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["messages_sent"] > s["messages_sent"]
+    after = World.restore(resumed)
+    assert after.tick == 40
+    assert after.state_digest() == World.restore(whole).state_digest()
+    straight.run(15)
+    assert after.state_digest() == straight.state_digest()
 
 
 @pytest.mark.parametrize("args, words", [
@@ -129,6 +162,7 @@ def test_snapshot_every_and_resume(tmp_path, capsys):
     (["soak", "--ticks", "0"], "--ticks must be >= 1"),
     (["warmup", "--jobs", "0"], "--jobs must be >= 1"),
 ])
+@pytest.mark.slow
 def test_more_bad_input_is_one_line(args, words):
     p = run_cli(*args)
     assert p.returncode == 2, p.stderr

@@ -134,6 +134,7 @@ def test_an_explicit_thread_count_is_capped_and_noted():
 # ---- parallel runs equal in-process runs --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_parallel_sweep_equals_in_process_runs(tmp_path, reference):
     out = tmp_path / "runs.jsonl"
     seen = []
@@ -158,6 +159,7 @@ def test_parallel_sweep_equals_in_process_runs(tmp_path, reference):
         assert _figures(r) == reference[i]
 
 
+@pytest.mark.slow
 def test_dask_sweep_equals_in_process_runs(reference):
     distributed = pytest.importorskip("distributed", reason="dask.distributed not installed")
     import joblib
@@ -224,17 +226,28 @@ def test_a_failing_run_keeps_the_finished_rows(tmp_path):
         read_results(out)
 
 
+@pytest.mark.slow
 def test_a_failure_in_a_worker_process_reaches_the_parent(tmp_path):
+    # Runs 0-3 take 20 ticks; run 4, the last one dispatched, exhausts its arena only
+    # after ~8,000 ticks (half a second or more). With two workers, run 4 starts once
+    # three of the others have finished, and the fourth finishes long before run 4
+    # fails, so all four are in the results file when the failure reaches the parent.
+    configs = [BASE.replace(seed=s, ticks=TICKS) for s in range(4)]
+    configs.append(BASE.replace(seed=4, ticks=10**6, epoch_ticks=10**6, arena_bytes=8 << 20))
     out = tmp_path / "runs.jsonl"
     with pytest.raises(SweepRunError) as info:
-        sweep(_failing_configs(), TICKS, results=out, n_jobs=2)
-    assert info.value.run == 3 and info.value.error == "ArenaExhausted"
-    rows = read_results(out)
-    assert set(rows["run"]) <= {0, 1, 2, 4}
-    # Which runs finished before the failure depends on the two workers' timing (none,
-    # on a loaded machine); whatever finished was saved whole.
-    if len(rows):
-        assert (rows["messages_lost"] == 0).all()
+        sweep(configs, None, results=out, n_jobs=2)
+    assert info.value.run == 4 and info.value.error == "ArenaExhausted"
+    assert info.value.field == "arena_bytes"
+    # whatever finished was saved whole, and is the run it says it is
+    lines = out.read_text().splitlines()
+    assert sorted(json.loads(ln)["run"] for ln in lines) == [0, 1, 2, 3]
+    rows = _rows(read_results(out))
+    for i in range(4):
+        w = World(configs[i])
+        s = w.run(TICKS).summary()
+        assert rows[i]["state_digest"] == w.state_digest(), i
+        assert rows[i]["messages_sent"] == s["messages_sent"] and rows[i]["messages_lost"] == 0
 
 
 # ---- the table without pandas ---------------------------------------------------------------
@@ -300,6 +313,7 @@ def test_cli_bad_grid_is_one_line_and_status_2(tmp_path, capsys, content, words)
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_cli_as_a_module_reports_a_missing_file(tmp_path):
     p = subprocess.run([sys.executable, "-m", "dod_sim.sweep", str(tmp_path / "nope.toml")],
                        capture_output=True, text=True, check=False)

@@ -60,12 +60,33 @@ def test_busy_time_per_worker_and_load_imbalance():
     w = World(small(agents=3000, side=512, threads=2))
     r = w.run(30)
     busy = r.busy_ms()
-    assert busy.shape == (30, 2) and (busy >= 0).all() and busy.sum() > 0
+    assert busy.shape == (30, 2) and (busy >= 0).all()
+    per_worker = busy.sum(axis=0)
+    assert (per_worker > 0).all()  # both workers took their share of the rows
     # the workers are busy inside the tick, never longer than the tick itself
     assert (busy.max(axis=1) <= r.tick_ns / 1e6 * 1.05 + 0.05).all()
-    assert r.summary()["load_imbalance"] >= 0
+    # max / mean - 1 of the workers' totals; with two workers 1 would mean one sat idle
+    imbalance = r.summary()["load_imbalance"]
+    assert imbalance == pytest.approx(per_worker.max() / per_worker.mean() - 1.0)
+    assert imbalance < 1.0
     one = World(small(threads=1)).run(10)
-    assert one.busy_ms().shape == (10, 1) and one.summary()["load_imbalance"] == 0
+    assert one.busy_ms().shape == (10, 1) and (one.busy_ms() > 0).all()  # busy every tick
+
+
+@pytest.mark.skipif(runtime.max_threads() < 2, reason="needs NUMBA_NUM_THREADS >= 2")
+def test_load_imbalance_shows_work_on_one_worker_only():
+    # the same 3,000 live agents in a table of twice the rows: the live ones fill the
+    # first half, so with rows split evenly between two workers (OpenMP's static
+    # schedule of the chunks) the first does nearly all the work
+    even = World(small(agents=3000, side=512, threads=2)).run(30)
+    w = World(small(agents=3000, capacity=6000, side=512, threads=2))
+    lopsided = w.run(30)
+    if numba.threading_layer() == "tbb":
+        pytest.skip("TBB balances the chunks by work stealing")
+    a, b = lopsided.busy_ms().sum(axis=0)
+    assert a > 2 * b
+    assert lopsided.summary()["load_imbalance"] > 0.3
+    assert lopsided.summary()["load_imbalance"] > even.summary()["load_imbalance"] + 0.2
 
 
 def test_steady_state_allocations_are_measured():
@@ -73,9 +94,41 @@ def test_steady_state_allocations_are_measured():
     w.run(2)
     r = w.run(60)
     st = r.steady
+    assert st["nrt0"] >= 0 and st["t1"] > st["t0"]  # NRT statistics are on; a steady window
     assert st["nrt1"] - st["nrt0"] == 0  # compiled code allocates nothing per tick
-    assert r.summary()["allocations_per_s"] >= 0
+    assert st["blocks1"] - st["blocks0"] <= 0  # nor does the tick loop keep Python objects
+    assert r.summary()["allocations_per_s"] == 0
     assert np.isnan(w.run(1).summary()["allocations_per_s"])  # no steady state
+
+
+def test_allocations_in_steady_state_are_counted():
+    # a compiled phase that allocates one array per tick, and a progress callback that
+    # keeps Python objects every tick: both show, over the ticks of steady state (from
+    # tick 60 // 5 = 12)
+    @numba.njit
+    def allocate_one(s):
+        a = np.empty(4)
+        a[0] = 1.0
+        return 0 if a[0] == 1.0 else 1
+
+    w = World(small())
+    w.schedule = w.schedule + (Phase("nrt", allocate_one, frozenset(), frozenset()),)
+    w.run(2)
+    r = w.run(60)
+    st = r.steady
+    assert st["nrt1"] - st["nrt0"] == 60 - 12
+    seconds = (st["t1"] - st["t0"]) / 1e9
+    assert r.summary()["allocations_per_s"] >= (60 - 12) / seconds
+
+    kept = []  # eleven blocks a tick; the rest of the process frees a few now and then
+    r = World(small()).run(
+        60, progress=lambda done, n, tick_ns: kept.append([object() for _ in range(10)]),
+        progress_every=1)
+    st = r.steady
+    assert st["nrt1"] - st["nrt0"] == 0 and st["blocks1"] - st["blocks0"] >= 10 * (60 - 12)
+    seconds = (st["t1"] - st["t0"]) / 1e9
+    assert r.summary()["allocations_per_s"] == pytest.approx(
+        (st["blocks1"] - st["blocks0"]) / seconds)
 
 
 def test_report_provenance_names_versions_cpu_and_config():
