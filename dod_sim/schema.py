@@ -433,6 +433,12 @@ class Schema:
         return {a.name: int(np.prod(self.shape(a.name, sizes), dtype=np.int64))
                 * np.dtype(a.dtype).itemsize for a in self.fields()}
 
+    def row_bytes(self, size: str = "rows") -> int:
+        """Bytes per row of the arrays whose first dimension is ``size`` (a table's
+        columns and per-row scratch), the other dimensions being numbers."""
+        return sum(np.dtype(a.dtype).itemsize * int(np.prod(a.shape[1:], dtype=np.int64))
+                   for a in self.fields() if a.shape[:1] == (size,))
+
     def allocate(self, sizes: Mapping, *, skip=()) -> dict:
         """{name: array} for every Array not in ``skip``, filled, C-contiguous. Arrays
         filled with 0 come from ``np.zeros``: the OS maps their pages when first written."""
