@@ -2,6 +2,8 @@
 
     dod-sim run [--agents N] [--ticks N] [--threads N] [--seed N] [--json] ...
                 [--snapshot PATH [--snapshot-every N]] [--resume PATH]
+    dod-sim run --model NAME|module:attribute [--param k=v ...] [--agents N]
+                [--ticks N] [--threads N] [--seed N] [--snapshot PATH] [--json]
     dod-sim warmup [--jobs N] [--skip UNIT ...]
     dod-sim cache clear|info
     dod-sim bench [tick|auth|models] [--quick] [--json]
@@ -64,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dod-sim", description="Data-oriented agent simulation (tileworld).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run the tileworld workload and print its figures")
+    run = sub.add_parser("run", help="run the tileworld workload, or a model, and print "
+                                     "its figures")
+    run.add_argument("--model", default=None, metavar="NAME",
+                     help="run a model instead of the tileworld: wealth, schelling, boids, "
+                          "or package.module:attribute naming a dod_sim Model (the "
+                          "tileworld's own flags below do not apply)")
+    run.add_argument("--param", action="append", default=[], metavar="K=V",
+                     help="a model parameter (repeatable), e.g. --param width=100")
     run.add_argument("--agents", type=_count("--agents"), default=3000)
     run.add_argument("--capacity", type=_count("--capacity", 2), default=None)
     run.add_argument("--ticks", type=_count("--ticks"), default=600)
@@ -206,9 +215,90 @@ class _Signals:
         return 128 + self.received if self.received else 0
 
 
+def _params(model, pairs) -> dict:
+    """``--param k=v`` values, each parsed as the type of the model's default."""
+    from .errors import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or key not in model.params:
+            raise ConfigError(f"--param {pair!r}: expected K=V with K one of "
+                              f"{sorted(model.params)}", field="--param", value=pair)
+        default = model.params[key]
+        try:
+            if isinstance(default, bool):
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                out[key] = text.lower() in ("true", "1")
+            elif isinstance(default, int):
+                out[key] = int(text)
+            else:
+                out[key] = float(text)
+        except ValueError:
+            kind = ("true or false" if isinstance(default, bool) else "an integer"
+                    if isinstance(default, int) else "a number")
+            raise ConfigError(f"--param {key}={text!r} must be {kind}", field="--param",
+                              value=pair) from None
+    return out
+
+
+def _cmd_run_model(args) -> int:
+    """``dod-sim run --model``: a model's world, its steps with a bar, the last
+    statistics and the speed."""
+    from .errors import DodSimError
+    from .models import resolve
+
+    quiet = args.json
+    say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, file=sys.stderr, **k))
+    try:
+        model, make = resolve(args.model)
+        params = _params(model, args.param)
+        t0 = time.perf_counter()
+        say(f"building {model.name} ({args.agents} agents; compiling on first use) ...",
+            end="", flush=True)
+        world = make(args.agents, seed=args.seed, threads=args.threads, **params)
+        say(f" ready in {time.perf_counter() - t0:.1f} s")
+        bar = _Bar(not quiet, args.ticks, desc=model.name, unit="step")
+        with _Signals() as sig:
+            t = time.perf_counter()
+            try:
+                table = world.run(args.ticks, progress=bar, stop=sig.stop)
+            finally:
+                bar.close()
+            seconds = time.perf_counter() - t
+            if args.snapshot:
+                world.snapshot(args.snapshot)
+    except DodSimError as e:
+        print(f"dod-sim: error: {e}", file=sys.stderr)
+        return 2
+    steps = len(table["step"])
+    last = {k: float(v[-1]) for k, v in table.items() if k != "step" and len(v)}
+    s = {"model": model.name, "agents": world.agents, "steps": steps, "seed": world.seed,
+         "threads": world.threads, "threads_how": world.threads_choice.get("how", ""),
+         "params": world.params._asdict(), "seconds": seconds,
+         "step_ms": seconds / steps * 1e3 if steps else float("nan"),
+         "agent_steps_per_s": world.agents * steps / seconds if steps and seconds else 0.0,
+         "stats": last, "state_digest": world.state_digest()}
+    if sig.received:
+        s["stopped_by"] = signal.Signals(sig.received).name
+    if args.json:
+        print(json.dumps(s, indent=2))
+    else:
+        print(f"{model.name}: {s['agents']} agents, {steps} steps, {s['threads']} threads "
+              f"({s['threads_how']})\n"
+              f"  step        {s['step_ms']:.3f} ms   "
+              f"{s['agent_steps_per_s'] / 1e6:.2f} M agent-steps/s\n"
+              f"  last step   " + "   ".join(f"{k} {v:.4g}" for k, v in last.items()))
+    return sig.exit_code
+
+
 def _cmd_run(args) -> int:
     from . import World, precompile
     from .errors import ConfigError, DodSimError
+
+    if args.model is not None:
+        return _cmd_run_model(args)
 
     quiet = args.json
     say = (lambda *a, **k: None) if quiet else (lambda *a, **k: print(*a, file=sys.stderr, **k))

@@ -806,39 +806,60 @@ class ModelWorld:
         """Run one tick (no statistics)."""
         self.run(1, stats=False)
 
-    def run(self, steps: int, *, stats: bool = True) -> dict:
+    def run(self, steps: int, *, stats: bool = True, progress: Callable | None = None,
+            progress_every: int | None = None, stop=None) -> dict:
         """Run ``steps`` ticks and return the per-step model statistics as columns:
-        ``{"step": int64[steps], name: float64[steps] for each of model.stats}``, each
+        ``{"step": int64[done], name: float64[done] for each of model.stats}``, each
         row taken after its tick. Compiled statistics (:class:`Stat`) are computed inside
-        the compiled loop: with those only, or with ``stats=False``, all the ticks run in
-        one compiled call, no Python in between. A Python statistic makes it one call
-        per tick, with the statistic run between them."""
+        the compiled loop: with those only, or with ``stats=False``, the ticks run in
+        compiled batches, no Python in between. A Python statistic makes it one call
+        per tick, with the statistic run between them.
+
+        progress : ``progress(done, steps)`` between batches of ``progress_every`` ticks
+            (default: about a hundredth of the run); a tqdm bar's update fits.
+        stop : a ``threading.Event``; when set (another thread, a signal handler) the run
+            ends after the batch in progress and the table covers the ticks done.
+        Without either the run is one compiled call.
+        """
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ConfigError(f"steps={steps!r} must be a non-negative integer",
                               field="steps", value=steps)
+        if progress is not None and not callable(progress):
+            raise ConfigError(f"progress={progress!r} must be callable", field="progress",
+                              value=progress)
+        if progress_every is None:
+            progress_every = max(1, steps // 100) if progress is not None or stop is not None \
+                else max(1, steps)
+        elif isinstance(progress_every, bool) or not isinstance(progress_every, (int, np.integer)) \
+                or progress_every < 1:
+            raise ConfigError(f"progress_every={progress_every!r} must be an integer >= 1",
+                              field="progress_every", value=progress_every, bound=1)
+        if stop is not None and not callable(getattr(stop, "is_set", None)):
+            raise ConfigError("stop must be a threading.Event (or have is_set())",
+                              field="stop", value=stop)
         compiled, python = self._stat_names() if stats else ([], [])
-        table = {"step": np.arange(self._tick + 1, self._tick + steps + 1, dtype=np.int64)}
+        first = self._tick
         out = np.empty((steps, len(compiled)), np.float64)
+        pys = {k: np.empty(steps, np.float64) for k in python}
         seed, n, p, par, args = self.seed, self.agents, self.params, self._par, self._args
+        done = 0
         with runtime.threads(self.threads):
-            if not python:
-                self._mod.run_ticks(seed, self._tick, steps, n, p, par, out, bool(compiled),
-                                    *args)
-                self._tick += steps
+            while done < steps and not (stop is not None and stop.is_set()):
+                size = 1 if python else min(progress_every, steps - done)
+                self._mod.run_ticks(seed, self._tick, size, n, p, par, out[done:done + size],
+                                    bool(compiled), *args)
+                self._tick += size
+                done += size
                 self._columns = None
                 self._check_resources()
-            else:
-                table.update({k: np.empty(steps, np.float64) for k in python})
-                for k in range(steps):
-                    self._mod.run_ticks(seed, self._tick, 1, n, p, par, out[k:k + 1],
-                                        bool(compiled), *args)
-                    self._tick += 1
-                    self._columns = None
-                    self._check_resources()
-                    for name in python:
-                        table[name][k] = self.model.stats[name](self)
+                for name in python:
+                    pys[name][done - 1] = self.model.stats[name](self)
+                if progress is not None and (done % progress_every == 0 or done == steps):
+                    progress(done, steps)
         self._columns = None
-        table.update({k: out[:, j].copy() for j, k in enumerate(compiled)})
+        table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
+        table.update({k: v[:done] for k, v in pys.items()})
+        table.update({k: out[:done, j].copy() for j, k in enumerate(compiled)})
         return {k: table[k] for k in ["step"] + [k for k in self.model.stats if k in table]}
 
     def _check_resources(self) -> None:

@@ -28,4 +28,51 @@ from . import boids, schelling, tileworld, wealth
 
 MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids}
 
-__all__ = ["MODELS", "wealth", "schelling", "boids", "tileworld"]
+__all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "tileworld"]
+
+
+def resolve(spec):
+    """``(model, make)`` for ``spec``: a reference model's name (a key of
+    :data:`MODELS`), a :class:`~dod_sim.model.Model`, or ``"package.module:attribute"``
+    naming a Model or a module that has ``MODEL`` (and optionally ``world``).
+
+    ``make(agents, seed=0, threads=None, **params)`` builds a
+    :class:`~dod_sim.model.ModelWorld`: the module's own ``world`` (which sizes the space
+    for the agents) where there is one, else ``ModelWorld(model, agents, ...)``.
+    Raises ConfigError (``field="model"``) for a name that is none of these; importing
+    a ``module:attribute`` runs that module's code, as Python's import does.
+    """
+    import importlib
+
+    from ..errors import ConfigError
+    from ..model import Model, ModelWorld
+
+    module = None
+    if isinstance(spec, Model):
+        model = spec
+    elif isinstance(spec, str) and spec in MODELS:
+        module = MODELS[spec]
+        model = module.MODEL
+    elif isinstance(spec, str) and ":" in spec:
+        mod_name, _, attr = spec.partition(":")
+        try:
+            target = getattr(importlib.import_module(mod_name), attr)
+        except (ImportError, AttributeError, ValueError) as e:
+            raise ConfigError(f"model {spec!r} cannot be imported: {e}", field="model",
+                              value=spec) from e
+        if isinstance(target, Model):
+            model = target
+        elif isinstance(getattr(target, "MODEL", None), Model):
+            module, model = target, target.MODEL
+        else:
+            raise ConfigError(f"model {spec!r} is a {type(target).__name__}, not a Model or "
+                              f"a module with MODEL", field="model", value=spec)
+    else:
+        raise ConfigError(f"model {spec!r} is not a reference model ({', '.join(MODELS)}), "
+                          f"a Model, or 'package.module:attribute'", field="model", value=spec)
+    if module is not None and callable(getattr(module, "world", None)):
+        return model, module.world
+
+    def make(agents, seed=0, threads=None, **params):
+        return ModelWorld(model, agents, seed=seed, threads=threads, **params)
+    return model, make
