@@ -1,5 +1,9 @@
 """Batch sweeps: many worlds over a grid of parameters, in parallel, one row per run.
 
+:func:`sweep` runs the tileworld over ``Config`` fields; :func:`sweep_model` runs any
+model of :mod:`dod_sim.model` over its parameters, with seeds as repetitions, through
+the same workers, results file and resume.
+
 Like Mesa's ``batch_run`` or Agents.jl's ``paramscan``::
 
     from dod_sim.sweep import sweep, read_results
@@ -91,6 +95,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import json
 import numbers
@@ -119,6 +124,7 @@ __all__ = [
     "read_results",
     "run_args",
     "sweep",
+    "sweep_model",
     "thread_share",
     "to_table",
 ]
@@ -448,25 +454,11 @@ def _sweep(grid_or_configs, ticks=None, *, n_jobs=1, results=None, base=None,
         params = {n: getattr(cfg, n) for n in names}
         runs.append((i, cfg, params, cfg.digest()))
 
-    done_rows: list[dict] = []
-    if resume and os.path.exists(results):
-        want = {i: d for i, _, _, d in runs}
-        kept = {}
-        for row in _read_rows(results):
-            if want.get(row.get("run")) == row.get("config_digest"):
-                kept[row["run"]] = row
-        done_rows = [kept[i] for i in sorted(kept)]
+    done_rows = _resumed(results, {i: d for i, _, _, d in runs}) if resume else []
     done = {r["run"] for r in done_rows}
     todo = [r for r in runs if r[0] not in done]
 
-    backend_ctx = (joblib.parallel_config(backend=backend) if backend is not None
-                   else contextlib.nullcontext())
-    with backend_ctx:
-        active = type(joblib.parallel.get_active_backend()[0]).__name__
-        if active == "MultiprocessingBackend":
-            raise ConfigError("backend 'multiprocessing' forks this process, which is unsafe "
-                              "once Numba's OpenMP threads have started; use 'loky' (the "
-                              "default) or Dask", field="backend", value="multiprocessing")
+    with _backend(joblib, backend):
         workers = min(_effective_workers(joblib, n_jobs), len(todo)) if todo else 1
         share = thread_share(workers)
         capped_runs = []
@@ -481,38 +473,73 @@ def _sweep(grid_or_configs, ticks=None, *, n_jobs=1, results=None, base=None,
                           f"{runtime.default_threads()} cores) in runs {capped_runs}",
                           SweepWarning, stacklevel=3)
 
-        # Nothing has run yet; now touch the results file.
-        with contextlib.ExitStack() as stack:
-            out = None
-            if results is not None:
-                if resume:
-                    _rewrite(results, done_rows)
-                out = stack.enter_context(open(results, "a" if resume else "w"))
-            bar = None
-            if progress is True:
-                from tqdm import tqdm
-
-                bar = stack.enter_context(tqdm(total=len(runs), initial=len(done_rows),
-                                               unit="run", file=sys.stderr,
-                                               dynamic_ncols=True))
-            rows = list(done_rows)
-            if tasks:
-                _warm([t[1] for t in tasks])
-                jobs = (joblib.delayed(_run_one)(*t) for t in tasks)
-                try:
-                    par = joblib.Parallel(n_jobs=workers, return_as="generator_unordered",
-                                          batch_size=1)
-                except ValueError:  # a custom backend without generators
-                    par = joblib.Parallel(n_jobs=workers, return_as="list", batch_size=1)
-                for row in par(jobs):
-                    if out is not None:
-                        _write_line(out, row)
-                    rows.append(row)
-                    if bar is not None:
-                        bar.update(1)
-                    elif callable(progress):
-                        progress(len(rows), len(runs), row)
+        rows = _execute(joblib, _run_one, tasks, workers, len(runs), done_rows, results,
+                        resume, progress, warm=lambda: _warm([t[1] for t in tasks]))
     return rows, names
+
+
+def _resumed(results, want: dict, key: str = "config_digest") -> list[dict]:
+    """The rows of ``results`` whose run index maps to their ``key`` in ``want``, by run."""
+    if not os.path.exists(results):
+        return []
+    kept = {}
+    for row in _read_rows(results):
+        if want.get(row.get("run")) == row.get(key):
+            kept[row["run"]] = row
+    return [kept[i] for i in sorted(kept)]
+
+
+@contextlib.contextmanager
+def _backend(joblib, backend):
+    """joblib's config with ``backend`` (None: as it is); refuses multiprocessing."""
+    ctx = (joblib.parallel_config(backend=backend) if backend is not None
+           else contextlib.nullcontext())
+    with ctx:
+        active = type(joblib.parallel.get_active_backend()[0]).__name__
+        if active == "MultiprocessingBackend":
+            raise ConfigError("backend 'multiprocessing' forks this process, which is unsafe "
+                              "once Numba's OpenMP threads have started; use 'loky' (the "
+                              "default) or Dask", field="backend", value="multiprocessing")
+        yield
+
+
+def _execute(joblib, fn, tasks, workers, total, done_rows, results, resume, progress,
+             warm=None) -> list[dict]:
+    """Run ``fn(*task)`` for every task on ``workers`` joblib workers, appending each
+    row to ``results`` as it arrives (after ``done_rows`` when resuming), with a bar or
+    a ``progress(done, total, row)`` callback; returns every row, resumed ones first.
+    Nothing is written before this is called: the caller has validated every run."""
+    with contextlib.ExitStack() as stack:
+        out = None
+        if results is not None:
+            if resume:
+                _rewrite(results, done_rows)
+            out = stack.enter_context(open(results, "a" if resume else "w"))
+        bar = None
+        if progress is True:
+            from tqdm import tqdm
+
+            bar = stack.enter_context(tqdm(total=total, initial=len(done_rows), unit="run",
+                                           file=sys.stderr, dynamic_ncols=True))
+        rows = list(done_rows)
+        if tasks:
+            if warm is not None:
+                warm()
+            jobs = (joblib.delayed(fn)(*t) for t in tasks)
+            try:
+                par = joblib.Parallel(n_jobs=workers, return_as="generator_unordered",
+                                      batch_size=1)
+            except ValueError:  # a custom backend without generators
+                par = joblib.Parallel(n_jobs=workers, return_as="list", batch_size=1)
+            for row in par(jobs):
+                if out is not None:
+                    _write_line(out, row)
+                rows.append(row)
+                if bar is not None:
+                    bar.update(1)
+                elif callable(progress):
+                    progress(len(rows), total, row)
+    return rows
 
 
 def sweep(grid_or_configs, ticks: int | None = None, *, n_jobs: int = 1, results=None,
@@ -538,6 +565,127 @@ def sweep(grid_or_configs, ticks: int | None = None, *, n_jobs: int = 1, results
     """
     rows, _ = _sweep(grid_or_configs, ticks, n_jobs=n_jobs, results=results, base=base,
                      progress=progress, backend=backend, resume=resume)
+    return to_table(rows)
+
+
+# ---- sweeps of a model --------------------------------------------------------------------
+
+
+def _model_spec(model):
+    """(spec that imports in a worker or None, Model) of ``model``."""
+    from .models import MODELS, resolve
+
+    found, _ = resolve(model)
+    if isinstance(model, str):
+        return model, found
+    names = [k for k, m in MODELS.items() if m.MODEL is found]
+    return (names[0] if names else None), found
+
+
+def _run_model(index, spec, model, agents, seed, steps, threads, params, run_digest):
+    """Build one model world in a worker, run ``steps`` steps, return its row: the
+    statistics of the last step, the state digest, the time."""
+    from .models import resolve
+
+    try:
+        _, make = resolve(spec if spec is not None else model)
+        t0 = time.perf_counter()
+        world = make(agents, seed=seed, threads=min(threads, runtime.max_threads()), **params)
+        table = world.run(steps)
+        wall = time.perf_counter() - t0
+        row = {"run": index, "agents": agents, "seed": seed, **params, "steps": steps,
+               "threads": world.threads}
+        row.update({k: float(v[-1]) if len(v) else None for k, v in table.items()
+                    if k != "step"})
+        row.update(state_digest=world.state_digest(), run_digest=run_digest, wall_s=wall,
+                   worker=os.getpid())
+        return row
+    except Exception as e:
+        raise SweepRunError(index, type(e).__name__, str(e), field=getattr(e, "field", None),
+                            tick=getattr(e, "tick", None),
+                            phase=getattr(e, "phase", None)) from e
+
+
+def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: int = 1,
+                results=None, progress: bool | Callable = False, backend=None,
+                resume: bool = False):
+    """Run one world of ``model`` per point of ``grid`` for ``steps`` steps and return
+    the table of rows, as :func:`sweep` does for the tileworld (Agents.jl's
+    ``paramscan``, Mesa's ``batch_run``)::
+
+        sweep_model("wealth", {"width": [10, 20], "seed": range(8)}, steps=100,
+                    agents=1000, n_jobs=-1)      # 2 x 8 runs, seeds as repetitions
+
+    model : a reference model's name, ``"package.module:attribute"``, or a Model (a
+        Model object that is not a reference model runs in this process or on the
+        threading backend only: worker processes import it by name)
+    grid : model parameter -> values (cartesian product, last varying fastest; a scalar
+        is fixed); ``seed`` and ``agents`` may be swept too
+    steps : steps per run; agents : rows per world unless swept
+
+    A row: run, agents, seed, every model parameter given in the grid, steps, threads,
+    each model statistic after the last step, state_digest, run_digest (a hash of the
+    model, agents, seed, parameters and steps: what ``resume`` matches), wall_s, worker.
+    Each world gets ``max(1, cores // workers)`` threads; the state does not depend on
+    it. Raises ConfigError (before anything runs) naming the run and the parameter,
+    SweepRunError when a run raises.
+    """
+    import joblib
+
+    from .models import resolve
+
+    if steps is None:
+        raise ConfigError("steps must be given", field="steps")
+    _check_ticks(steps)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ConfigError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1: every core)",
+                          field="n_jobs", value=n_jobs)
+    if resume and results is None:
+        raise ConfigError("resume=True needs a results file", field="resume", value=resume)
+    if not isinstance(grid, dict):
+        raise ConfigError(f"grid must be a dict of parameter -> values, got "
+                          f"{type(grid).__name__}", field="grid")
+    spec, found = _model_spec(model)
+    known = set(found.params) | {"seed", "agents"}
+    for name in grid:
+        if name not in known:
+            raise ConfigError(f"grid: unknown parameter {name!r} of model {found.name!r} "
+                              f"(known: {sorted(known)})", field=name)
+    axes = [[_plain(x) for x in v] if _is_values(v) else [_plain(v)] for v in grid.values()]
+    runs = []
+    for i, combo in enumerate(itertools.product(*axes)):
+        point = dict(zip(grid, combo))
+        a = point.pop("agents", agents)
+        seed = point.pop("seed", 0)
+        if isinstance(a, bool) or not isinstance(a, numbers.Integral) or a < 1:
+            err = ConfigError(f"run {i}: agents={a!r} must be an integer >= 1",
+                              field="agents", value=a)
+            err.run = i
+            raise err
+        digest = hashlib.blake2b(json.dumps([found.name, a, seed, point, int(steps)],
+                                            sort_keys=True).encode(),
+                                 digest_size=8).hexdigest()
+        runs.append((i, int(a), seed, point, digest))
+    done_rows = _resumed(results, {r[0]: r[4] for r in runs}, "run_digest") if resume else []
+    done = {r["run"] for r in done_rows}
+    todo = [r for r in runs if r[0] not in done]
+    with _backend(joblib, backend):
+        workers = min(_effective_workers(joblib, n_jobs), len(todo)) if todo else 1
+        active = type(joblib.parallel.get_active_backend()[0]).__name__
+        if spec is None and workers > 1 and active != "ThreadingBackend":
+            raise ConfigError(f"model {found.name!r} is a Model object that worker processes "
+                              f"cannot import: give it as 'package.module:attribute', or use "
+                              f"n_jobs=1 or the threading backend", field="model")
+        share = thread_share(workers)
+        tasks = [(i, spec, None if spec is not None else found, a, seed, int(steps), share,
+                  point, digest) for i, a, seed, point, digest in todo]
+
+        def warm():  # compile (or load) the model once here, before workers load it
+            _, a, seed, point, _ = todo[0]
+            resolve(spec if spec is not None else found)[1](a, seed=seed, threads=1,
+                                                            **point).run(1)
+        rows = _execute(joblib, _run_model, tasks, workers, len(runs), done_rows, results,
+                        resume, progress, warm=warm if workers > 1 else None)
     return to_table(rows)
 
 
