@@ -263,7 +263,8 @@ def _cmd_run_model(args) -> int:
         with _Signals() as sig:
             t = time.perf_counter()
             try:
-                table = world.run(args.ticks, progress=bar, stop=sig.stop)
+                table = world.run(args.ticks, progress=bar, stop=sig.stop,
+                                  tick_ms=args.tick_ms)
             finally:
                 bar.close()
             seconds = time.perf_counter() - t
@@ -274,12 +275,10 @@ def _cmd_run_model(args) -> int:
         return 2
     steps = len(table["step"])
     last = {k: float(v[-1]) for k, v in table.items() if k != "step" and len(v)}
-    s = {"model": model.name, "agents": world.agents, "steps": steps, "seed": world.seed,
-         "threads": world.threads, "threads_how": world.threads_choice.get("how", ""),
-         "params": world.params._asdict(), "seconds": seconds,
-         "step_ms": seconds / steps * 1e3 if steps else float("nan"),
-         "agent_steps_per_s": world.agents * steps / seconds if steps and seconds else 0.0,
-         "stats": last, "state_digest": world.state_digest()}
+    s = {**world.last_report.summary(), "steps": steps, "seed": world.seed,
+         "threads_how": world.threads_choice.get("how", ""),
+         "params": world.params._asdict(), "seconds": seconds, "stats": last,
+         "state_digest": world.state_digest()}
     if sig.received:
         s["stopped_by"] = signal.Signals(sig.received).name
     if args.json:
@@ -287,8 +286,9 @@ def _cmd_run_model(args) -> int:
     else:
         print(f"{model.name}: {s['agents']} agents, {steps} steps, {s['threads']} threads "
               f"({s['threads_how']})\n"
-              f"  step        {s['step_ms']:.3f} ms   "
-              f"{s['agent_steps_per_s'] / 1e6:.2f} M agent-steps/s\n"
+              f"  step        p50 {s['tick_p50_ms']:.3f} ms   p99 {s['tick_p99_ms']:.3f} ms   "
+              f"{s['agent_ticks_per_s'] / 1e6:.2f} M agent-steps/s   cpu "
+              f"{s['cpu_percent']:.1f} %\n"
               f"  last step   " + "   ".join(f"{k} {v:.4g}" for k, v in last.items()))
     return sig.exit_code
 

@@ -93,6 +93,7 @@ from numba import njit
 
 from . import pacing, runtime, snapshot
 from .errors import ConfigError, SnapshotError
+from .report import ModelReport
 from .schema import Array, InRange, Live, Schema, Table
 from .kernels import neighbours as _nb
 from .kernels._jit import kernel as _kernel
@@ -106,7 +107,7 @@ CHUNK = 1024  # rows per chunk of a generated per-row loop
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "4"
+_TEMPLATE_VERSION = "5"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -499,6 +500,7 @@ def _source(model: Model) -> tuple[str, list, list]:
         "from numba import prange",
         "",
         "from dod_sim.kernels._jit import kernel",
+        "from dod_sim.kernels.clock import cycles",
         "from dod_sim.kernels.rng import draw, row_key",
         "",
         f"CHUNK = {CHUNK}",
@@ -542,13 +544,18 @@ def _source(model: Model) -> tuple[str, list, list]:
         body.append("")
     body += [
         "@kernel",
-        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, {args}):",
+        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, cyc, {args}):",
+        "    prev = cycles()",
         "    for t in range(t0, t0 + steps):",
         f"        _tick(seed, t, n, p, par, {args})",
     ] + ([
         "        if with_stats:",
         f"            _stats(n, p, par, out[t - t0], {args})",
-    ] if compiled else [])
+    ] if compiled else []) + [
+        "        now = cycles()",
+        "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
+        "        prev = now",
+    ]
     out += [f"_f{k} = None  # injected: {f.py_func.__module__}.{f.py_func.__qualname__}"
             for k, f in enumerate(plan.fns)]
     return "\n".join(out + ["", ""] + body) + "\n", plan.fns, plan.per_row
@@ -807,19 +814,23 @@ class ModelWorld:
         self.run(1, stats=False)
 
     def run(self, steps: int, *, stats: bool = True, progress: Callable | None = None,
-            progress_every: int | None = None, stop=None) -> dict:
+            progress_every: int | None = None, stop=None, tick_ms: float = 0.0) -> dict:
         """Run ``steps`` ticks and return the per-step model statistics as columns:
         ``{"step": int64[done], name: float64[done] for each of model.stats}``, each
         row taken after its tick. Compiled statistics (:class:`Stat`) are computed inside
         the compiled loop: with those only, or with ``stats=False``, the ticks run in
         compiled batches, no Python in between. A Python statistic makes it one call
-        per tick, with the statistic run between them.
+        per tick, with the statistic run between them. The timing of every tick (taken
+        in compiled code), CPU, pacing and allocations are in ``last_report``
+        (:class:`~dod_sim.report.ModelReport`).
 
         progress : ``progress(done, steps)`` between batches of ``progress_every`` ticks
             (default: about a hundredth of the run); a tqdm bar's update fits.
         stop : a ``threading.Event``; when set (another thread, a signal handler) the run
             ends after the batch in progress and the table covers the ticks done.
-        Without either the run is one compiled call.
+        tick_ms : pace one tick per period (0: as fast as possible); a paced run calls
+            one tick at a time, sleeping until each is due.
+        Without progress, stop or pacing the run is one compiled call.
         """
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ConfigError(f"steps={steps!r} must be a non-negative integer",
@@ -827,6 +838,11 @@ class ModelWorld:
         if progress is not None and not callable(progress):
             raise ConfigError(f"progress={progress!r} must be callable", field="progress",
                               value=progress)
+        if isinstance(tick_ms, bool) or not isinstance(tick_ms, (int, float, np.integer,
+                                                                  np.floating)) \
+                or not 0 <= tick_ms <= 3.6e6:
+            raise ConfigError(f"tick_ms={tick_ms!r} must be a number in [0, 3600000]",
+                              field="tick_ms", value=tick_ms, bound=(0, 3.6e6))
         if progress_every is None:
             progress_every = max(1, steps // 100) if progress is not None or stop is not None \
                 else max(1, steps)
@@ -840,14 +856,22 @@ class ModelWorld:
         compiled, python = self._stat_names() if stats else ([], [])
         first = self._tick
         out = np.empty((steps, len(compiled)), np.float64)
+        cyc = np.zeros(steps, np.int64)
         pys = {k: np.empty(steps, np.float64) for k in python}
         seed, n, p, par, args = self.seed, self.agents, self.params, self._par, self._args
+        period = int(tick_ms * 1e6)
         done = 0
+        nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
         with runtime.threads(self.threads):
             while done < steps and not (stop is not None and stop.is_set()):
-                size = 1 if python else min(progress_every, steps - done)
+                if period:
+                    due = wall0 + done * period
+                    now = time.perf_counter_ns()
+                    if due > now:
+                        time.sleep((due - now) / 1e9)
+                size = 1 if python or period else min(progress_every, steps - done)
                 self._mod.run_ticks(seed, self._tick, size, n, p, par, out[done:done + size],
-                                    bool(compiled), *args)
+                                    bool(compiled), cyc[done:done + size], *args)
                 self._tick += size
                 done += size
                 self._columns = None
@@ -856,7 +880,16 @@ class ModelWorld:
                     pys[name][done - 1] = self.model.stats[name](self)
                 if progress is not None and (done % progress_every == 0 or done == steps):
                     progress(done, steps)
+        wall, cpu = time.perf_counter_ns() - wall0, time.process_time_ns() - cpu0
         self._columns = None
+        self.last_report = ModelReport(
+            model=self.model.name, agents=self.agents, threads=self.threads,
+            tick_ns=(cyc[:done] / runtime.cycles_per_ns()).astype(np.int64), wall_ns=wall,
+            cpu_ns=cpu, period_ns=period, nrt_allocations=runtime.nrt_allocations() - nrt0,
+            provenance=runtime.provenance(
+                None, self.threads, seed=self.seed,
+                config_digest=snapshot.config_digest(self._snapshot_config())),
+            threads_choice=dict(self.threads_choice))
         table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
         table.update({k: v[:done] for k, v in pys.items()})
         table.update({k: out[:done, j].copy() for j, k in enumerate(compiled)})

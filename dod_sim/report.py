@@ -14,7 +14,7 @@ import numpy as np
 
 from .kernels.state import COUNTER_NAMES, GAUGE_NAMES, G
 
-__all__ = ["Report", "rss_bytes", "OVERRUN_SHARE"]
+__all__ = ["Report", "ModelReport", "rss_bytes", "OVERRUN_SHARE"]
 
 # A paced tick that uses more than this share of its period is an overrun (the
 # article's "cap per-core load at 0.8").
@@ -197,3 +197,62 @@ class Report:
         return (f"Report({s['ticks']} ticks, {s['agents']} agents, {s['threads']} threads: "
                 f"p50 {s['tick_p50_ms']:.3f} ms, p99 {s['tick_p99_ms']:.3f} ms, "
                 f"{s['agent_ticks_per_s'] / 1e6:.2f} M agent-ticks/s, lost {s['messages_lost']})")
+
+
+@dataclass
+class ModelReport:
+    """What a run of a model's world did (``ModelWorld.last_report``).
+
+    tick_ns : int64[ticks], each tick's time with its statistics, taken in compiled code
+    wall_ns, cpu_ns : the run's wall and process CPU time; period_ns : the pacing
+    period (0: unpaced); nrt_allocations : Numba NRT allocations during the run (the
+    boxing of each compiled call's arguments; the tick itself allocates nothing);
+    provenance : versions, CPU, threading, seed, a digest of the model's config;
+    threads_choice : how the thread count was chosen.
+    """
+
+    model: str
+    agents: int
+    threads: int
+    tick_ns: np.ndarray
+    wall_ns: int
+    cpu_ns: int
+    period_ns: int = 0
+    nrt_allocations: int = 0
+    provenance: dict = field(default_factory=dict)
+    threads_choice: dict = field(default_factory=dict)
+
+    @property
+    def ticks(self) -> int:
+        return int(self.tick_ns.shape[0])
+
+    def summary(self) -> dict:
+        """The run's figures as a flat dict of numbers (keys as ``Report.summary``'s
+        where they mean the same)."""
+        ms = self.tick_ns / 1e6
+        pct = (lambda q: float(np.percentile(ms, q))) if self.ticks else (lambda q: 0.0)
+        busy_s = self.tick_ns.sum() / 1e9
+        period_ms = self.period_ns / 1e6
+        return {
+            "model": self.model,
+            "agents": int(self.agents),
+            "ticks": self.ticks,
+            "threads": int(self.threads),
+            "tick_ms": float(period_ms),
+            "tick_p50_ms": pct(50),
+            "tick_p99_ms": pct(99),
+            "tick_p999_ms": pct(99.9),
+            "tick_max_ms": float(ms.max()) if self.ticks else 0.0,
+            "agent_ticks_per_s": self.agents * self.ticks / busy_s if busy_s else 0.0,
+            "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
+            "overruns": int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0,
+            "nrt_allocations": int(self.nrt_allocations),
+            "rss_mb": rss_bytes() / 2**20,
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"ModelReport({s['model']}: {s['ticks']} ticks, {s['agents']} agents, "
+                f"{s['threads']} threads: p50 {s['tick_p50_ms']:.3f} ms, p99 "
+                f"{s['tick_p99_ms']:.3f} ms, {s['agent_ticks_per_s'] / 1e6:.2f} M "
+                f"agent-ticks/s)")

@@ -136,8 +136,10 @@ def heap_blocks() -> int:
     return sys.getallocatedblocks()
 
 
-def provenance(config, threads: int) -> dict:
-    """Where a figure came from: versions, CPU, threading, seed and a hash of the config."""
+def provenance(config, threads: int, *, seed: int | None = None,
+               config_digest: str | None = None) -> dict:
+    """Where a figure came from: versions, CPU, threading, seed and a hash of the config
+    (a tileworld ``Config``, or for a model ``config=None`` with its seed and digest)."""
     import llvmlite
     import numpy
 
@@ -146,5 +148,7 @@ def provenance(config, threads: int) -> dict:
     return {
         "dod_sim": __version__, "numba": numba.__version__, "numpy": numpy.__version__,
         "llvmlite": llvmlite.__version__, "python": platform.python_version(),
-        **info(), "threads": threads, "seed": config.seed, "config_digest": config.digest(),
+        **info(), "threads": threads,
+        "seed": config.seed if config is not None else seed,
+        "config_digest": config.digest() if config is not None else config_digest,
     }

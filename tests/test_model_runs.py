@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -40,9 +41,29 @@ def test_stop_ends_the_run_after_the_batch_in_progress():
     assert ref.state_digest() == w.state_digest()
 
 
+@pytest.mark.parametrize("name", ["wealth", "schelling", "boids"])
+def test_a_paced_run_reports_its_ticks_p99_and_cpu(name):
+    from dod_sim.models import MODELS
+
+    w = MODELS[name].world(500, seed=2, threads=1)
+    t0 = time.perf_counter()
+    table = w.run(12, tick_ms=5.0)
+    elapsed = time.perf_counter() - t0
+    r = w.last_report
+    s = r.summary()
+    assert len(table["step"]) == 12 and r.ticks == 12 and (r.tick_ns > 0).all()
+    assert s["tick_ms"] == 5.0 and s["tick_p99_ms"] >= s["tick_p50_ms"] > 0
+    assert 0 < s["cpu_percent"] and s["overruns"] >= 0
+    assert elapsed >= 11 * 0.005  # paced: tick k starts no earlier than k periods in
+    assert r.provenance["seed"] == 2 and r.provenance["config_digest"]
+    ref = MODELS[name].world(500, seed=2, threads=1)
+    ref.run(12)
+    assert ref.state_digest() == w.state_digest()  # pacing changes no result
+
+
 @pytest.mark.parametrize("kw, field", [
     (dict(progress_every=0), "progress_every"), (dict(progress_every=2.5), "progress_every"),
-    (dict(progress=5), "progress"), (dict(stop=True), "stop"),
+    (dict(progress=5), "progress"), (dict(stop=True), "stop"), (dict(tick_ms=-1), "tick_ms"),
 ])
 def test_bad_run_arguments_name_the_argument(kw, field):
     w = wealth.world(100, seed=1, threads=1)
