@@ -1,0 +1,61 @@
+"""Names go into generated source: a model's, column's, system's or function's name
+never runs as code, and names that Python would read as one are refused."""
+
+import pytest
+from numba import njit
+
+from dod_sim import Column, ConfigError, Model, ModelWorld, Rows
+
+
+@njit
+def _step(i, key, p, x):
+    return x[i] + 1
+
+
+def _model(name="m", column="x", system="step", fn=_step):
+    return Model(name, columns=[Column(column, "int64", 0)],
+                 systems=[Rows(system, fn, reads=(column,), writes=(column,))])
+
+
+@pytest.mark.xfail(strict=True, reason="Model.name goes unescaped into the generated "
+                                       "module's docstring")
+def test_a_model_name_never_runs_as_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOD_SIM_MODEL_CACHE", str(tmp_path))
+    marker = tmp_path / "pwned"
+    name = f'x"""; open("{marker}", "w").close(); """'
+    try:
+        ModelWorld(_model(name=name), 10, threads=1).run(1)
+    except ConfigError as e:
+        assert e.field == "name"
+    assert not marker.exists()
+
+
+@pytest.mark.xfail(strict=True, reason="names that differ only before NFKC "
+                                       "normalisation collide in the generated source")
+def test_names_equal_after_nfkc_are_refused():
+    with pytest.raises(ConfigError) as info:
+        Model("m", columns=[Column("fi", "int64", 0), Column("\ufb01", "int64", 0)])
+    assert "NFKC" in str(info.value)
+
+
+@pytest.mark.xfail(strict=True, reason="system names are not checked")
+@pytest.mark.parametrize("system", ["a b", "x\nimport os", "", 5])
+def test_a_system_name_is_an_identifier(system):
+    with pytest.raises(ConfigError) as info:
+        _model(system=system)
+    assert info.value.field == "systems"
+
+
+@pytest.mark.xfail(strict=True, reason="a function's __qualname__ goes into a comment "
+                                       "of the generated source unescaped")
+def test_a_function_qualname_never_runs_as_code(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOD_SIM_MODEL_CACHE", str(tmp_path))
+    marker = tmp_path / "pwned2"
+
+    def step(i, key, p, x):
+        return x[i] + 2
+    step.__qualname__ = f"s\nopen({str(marker)!r}, 'w').close()"
+    fn = njit(step)
+    w = ModelWorld(_model(name="qual", fn=fn), 10, threads=1)
+    w.run(1)
+    assert not marker.exists() and int(w.columns["x"][0]) == 2
