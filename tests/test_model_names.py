@@ -52,3 +52,17 @@ def test_a_function_qualname_never_runs_as_code(tmp_path, monkeypatch):
     w = ModelWorld(_model(name="qual", fn=fn), 10, threads=1)
     w.run(1)
     assert not marker.exists() and int(w.columns["x"][0]) == 2
+
+
+@pytest.mark.xfail(strict=True, reason="raise AttributeError/TypeError from inside the library")
+@pytest.mark.parametrize("make, field", [
+    (lambda: Column(1, "int64"), "columns"),
+    (lambda: Model("m", columns=[Column("x", "nope")]), "columns.x.dtype"),
+    (lambda: _model().__class__("m", columns=[Column("x", "int64")],
+                                systems=[Rows("s", _step, reads=5, writes=("x",))]),
+     "systems.s.reads"),
+])
+def test_bad_declarations_are_config_errors(make, field):
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert info.value.field == field
