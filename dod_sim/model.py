@@ -128,6 +128,15 @@ class Column:
     doc: str = ""
     checks: tuple = ()
 
+    def __post_init__(self):
+        _check_name("columns", self.name)
+        try:
+            np.dtype(self.dtype)
+        except TypeError as e:
+            raise ConfigError(f"column {self.name!r}: dtype {self.dtype!r} is not a numpy "
+                              f"dtype", field=f"columns.{self.name}.dtype",
+                              value=self.dtype) from e
+
 
 @dataclass(frozen=True)
 class Rows:
@@ -140,6 +149,9 @@ class Rows:
     writes: tuple = ()
     order: str | None = None
 
+    def __post_init__(self):
+        _check_system(self)
+
 
 @dataclass(frozen=True)
 class Kernel:
@@ -149,6 +161,9 @@ class Kernel:
     fn: Any
     reads: tuple = ()
     writes: tuple = ()
+
+    def __post_init__(self):
+        _check_system(self)
 
 
 @dataclass(frozen=True)
@@ -233,6 +248,23 @@ def _check_name(field: str, name) -> None:
         raise ConfigError(f"{field} name {name!r} must be in NFKC form "
                           f"({unicodedata.normalize('NFKC', name)!r}): Python reads it so",
                           field=field, value=name)
+
+
+def _check_system(s) -> None:
+    """A system's name is an identifier; reads and writes are names (a string or an
+    iterable of strings), kept as tuples."""
+    _check_name("systems", s.name)
+    for part in ("reads", "writes"):
+        v = getattr(s, part)
+        names = (v,) if isinstance(v, str) else v
+        try:
+            names = tuple(names)
+        except TypeError:
+            names = None
+        if names is None or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"systems.{s.name}.{part}={v!r} must be a name or a tuple of "
+                              f"names", field=f"systems.{s.name}.{part}", value=v)
+        object.__setattr__(s, part, names)
 
 
 def _takes_seed(make) -> bool:

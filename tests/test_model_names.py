@@ -54,7 +54,6 @@ def test_a_function_qualname_never_runs_as_code(tmp_path, monkeypatch):
     assert not marker.exists() and int(w.columns["x"][0]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="raise AttributeError/TypeError from inside the library")
 @pytest.mark.parametrize("make, field", [
     (lambda: Column(1, "int64"), "columns"),
     (lambda: Model("m", columns=[Column("x", "nope")]), "columns.x.dtype"),
