@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import inspect
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dod_sim import auth
+from dod_sim.errors import ConfigError
 
 IMPLS = ["scalar", "lanes4", "lanes8", "auto"]
 KEY = bytes(range(32))
@@ -26,7 +28,7 @@ def test_blake2b_rows_match_hashlib(impl, rows):
     assert auth.verify(data, tags, KEY, digest_size=16, impl=impl).all()
 
 
-@given(data=st.binary(max_size=300), key=st.binary(max_size=100), d=st.integers(1, 32))
+@given(data=st.binary(max_size=300), key=st.binary(min_size=1, max_size=100), d=st.integers(1, 32))
 def test_hmac_matches_hmac_module(data, key, d):
     got = auth.mac(data, key, "hmac-sha256", d)[0].tobytes()
     assert got == hmac.new(key, data, hashlib.sha256).digest()[:d]
@@ -93,3 +95,55 @@ def test_cpu_description_names_lanes():
 def test_bad_input_names_the_argument(call, exc, words):
     with pytest.raises(exc, match=words):
         call()
+
+
+TILE = np.zeros((1, 1024), np.uint8)
+RECORD = np.zeros((1, 64), np.uint8)
+TAG32 = np.zeros((1, 32), np.uint8)
+# Every public function of auth that takes a key, with the algorithms it takes.
+KEYED = {
+    "mac": lambda key, algo: auth.mac(b"x", key, algo),
+    "verify": lambda key, algo: auth.verify(b"x", TAG32, key, algo),
+    "sign_tiles": lambda key, algo: auth.sign_tiles([1], [1], TILE, key, algo),
+    "verify_tiles": lambda key, algo: auth.verify_tiles([1], [1], TILE, TAG32, key, algo),
+    "sign_messages": lambda key, algo: auth.sign_messages(RECORD, key),
+    "verify_messages": lambda key, algo: auth.verify_messages(RECORD, key),
+}
+ALGOS_OF = {name: (auth.ALGOS if "messages" not in name else ("blake2b",)) for name in KEYED}
+
+
+def test_the_key_cases_cover_every_keyed_function():
+    keyed = {n for n in auth.__all__ if callable(getattr(auth, n))
+             and "key" in inspect.signature(getattr(auth, n)).parameters}
+    assert keyed == set(KEYED)
+
+
+@pytest.mark.xfail(strict=True, reason="an empty key is accepted: the tag is then the "
+                                       "unkeyed digest, which anyone can compute")
+@pytest.mark.parametrize("key", [b"", bytearray(), memoryview(b"")], ids=["bytes", "bytearray",
+                                                                          "memoryview"])
+@pytest.mark.parametrize("name, algo", [(n, a) for n in KEYED for a in ALGOS_OF[n]])
+def test_an_empty_key_is_refused_naming_the_key(name, algo, key):
+    with pytest.raises(ConfigError, match="key must be") as e:
+        KEYED[name](key, algo)
+    assert e.value.field == "key" and e.value.value == 0
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="an over-long BLAKE2b key raises a bare ValueError, not ConfigError")
+@pytest.mark.parametrize("name", list(KEYED))
+def test_a_blake2b_key_over_64_bytes_is_refused_by_its_length(name):
+    secret = bytes(range(65))
+    with pytest.raises(ConfigError, match="key must be 1..64 bytes for blake2b") as e:
+        KEYED[name](secret, "blake2b")
+    err = e.value
+    assert (err.field, err.value, err.bound) == ("key", 65, (1, 64))
+    assert secret.hex() not in str(err) and repr(secret) not in str(err)  # never the key itself
+
+
+@pytest.mark.parametrize("name, algo", [(n, a) for n in KEYED for a in ALGOS_OF[n]])
+@pytest.mark.parametrize("length", [1, 64])
+def test_keys_at_the_bounds_are_taken(name, algo, length):
+    KEYED[name](bytes(range(1, length + 1)), algo)
+    if algo == "hmac-sha256":  # HMAC hashes keys over a block: no upper bound
+        KEYED[name](bytes(200), algo)
