@@ -15,6 +15,7 @@ __all__ = [
     "UnknownAgent",
     "SnapshotError",
     "PoolFull",
+    "PoolClosed",
     "KernelError",
     "from_status",
 ]
@@ -67,6 +68,11 @@ class SnapshotError(DodSimError):
 
 class PoolFull(DodSimError, RuntimeError):
     """The blocking pool's job queue is full and the caller chose not to wait."""
+
+
+class PoolClosed(PoolFull):
+    """The blocking pool is closed or closing: it takes no more jobs. A PoolFull, so
+    code that caught the pool's refusals still does; retrying it is pointless."""
 
 
 class KernelError(DodSimError, RuntimeError):

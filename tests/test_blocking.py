@@ -14,17 +14,15 @@ import pytest
 
 from dod_sim import blocking
 from dod_sim.blocking import BlockingPool
-from dod_sim.errors import PoolFull
+from dod_sim.errors import PoolClosed, PoolFull
 
 SETTLE = 5.0  # seconds: the longest any thread or Future here is waited for
 
 
 def _refused_as_closed(err) -> bool:
-    return isinstance(err, PoolFull) and err.field == "blocking_pool" and "closed" in str(err)
+    return isinstance(err, PoolClosed) and err.field == "blocking_pool" and "closed" in str(err)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="submit after close raises a bare RuntimeError, not a typed error")
 def test_submit_after_close_raises_pool_full_naming_the_pool():
     pool = BlockingPool(threads=1, queue=2)
     pool.close()
@@ -35,8 +33,6 @@ def test_submit_after_close_raises_pool_full_naming_the_pool():
     assert pool.stats()["submitted"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason="a job enqueued after close's stop markers is never "
-                                       "run: its Future stays pending for ever")
 def test_submit_racing_close_is_refused_or_run(monkeypatch):
     pool = BlockingPool(threads=2, queue=4)
     closer = threading.Thread(target=pool.close)
@@ -66,8 +62,6 @@ def test_submit_racing_close_is_refused_or_run(monkeypatch):
         assert fut.done() and fut.result(0) == 7
 
 
-@pytest.mark.xfail(strict=True, reason="a second close() returns at once, while the first "
-                                       "close(wait=False) still has jobs running")
 def test_every_future_is_resolved_when_any_close_returns():
     gate = threading.Event()
     pool = BlockingPool(threads=1, queue=4)
@@ -85,7 +79,6 @@ def test_every_future_is_resolved_when_any_close_returns():
     assert pool.stats()["completed"] == 4
 
 
-@pytest.mark.xfail(strict=True, reason="submit during close raises a bare RuntimeError")
 def test_close_under_a_stream_of_submits_leaves_nothing_pending():
     """Bounded stress: submitters loop until refused while close() runs; every Future
     they got is done when close returns, and every refusal is the typed one."""
@@ -173,3 +166,15 @@ def test_close_finishes_queued_jobs_and_skips_cancelled_ones():
     assert [f.result(0) for f in futs[:2]] == [True, True] and futs[2].cancelled()
     st = pool.stats()
     assert st["completed"] == 2 and st["queued_now"] == 0 and st["running"] == 0
+
+
+def test_a_closed_world_refuses_jobs_instead_of_starting_a_new_pool():
+    from dod_sim import Config, World
+
+    w = World(Config(agents=64, side=64, tile_updates=4, threads=1))
+    assert w.submit(lambda: 7).result(timeout=10) == 7
+    w.close()
+    with pytest.raises(PoolClosed):
+        w.submit(lambda: 8)
+    assert w._pool is None
+    w.step()  # ticking still works
