@@ -26,7 +26,7 @@ from . import pacing, runtime, snapshot
 from .arena import zeroed_pages
 from .blocking import BlockingPool
 from .config import Config, _dchunk, available_memory, memory_estimate
-from .errors import ConfigError, StaleHandle, UnknownAgent, from_status
+from .errors import ConfigError, PoolClosed, StaleHandle, UnknownAgent, from_status
 from .kernels import arena as k_arena
 from .kernels import blake2b as k_blake2b
 from .kernels import jobs as k_jobs
@@ -250,6 +250,7 @@ class World:
         assert failed == 0, "the initial map failed its own verification"
         self._columns = None
         self._pool = None
+        self._pool_closed = False
         # A sequence count, odd while a tick runs: another thread copies state between
         # ticks without a lock by retrying when it changed under it (a seqlock).
         self._seq = 0
@@ -434,6 +435,9 @@ class World:
         """The world's :class:`~dod_sim.blocking.BlockingPool` (``config.blocking_threads``
         threads, ``config.blocking_queue`` jobs), started on first use."""
         if self._pool is None:
+            if self._pool_closed:
+                raise PoolClosed("the world's blocking pool is closed (World.close): it "
+                                 "takes no more jobs", field="blocking_pool", value="closed")
             self._pool = BlockingPool(self.config.blocking_threads, self.config.blocking_queue)
         return self._pool
 
@@ -493,7 +497,9 @@ class World:
         return rebuild
 
     def close(self) -> None:
-        """Finish queued blocking jobs and stop the pool's threads (ticking still works)."""
+        """Finish queued blocking jobs and stop the pool's threads (ticking still works;
+        a later ``submit`` raises PoolClosed instead of starting a pool nothing closes)."""
+        self._pool_closed = True
         if self._pool is not None:
             self._pool.close()
             self._pool = None
