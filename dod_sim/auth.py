@@ -3,7 +3,10 @@
 The Python face of ``dod_sim.kernels.blake2b``, ``blake2b_lanes`` and ``sha256``. Every
 function takes ``bytes`` (one message) or a 2-D uint8 array (one message per row) and
 runs over all rows in parallel, releasing the GIL. Results equal Python's ``hashlib``
-and ``hmac`` bit for bit.
+and ``hmac`` bit for bit. Keys are 1..64 bytes for BLAKE2b and 1 byte or more for
+HMAC-SHA256; every function that takes a key refuses an empty one with
+:class:`~dod_sim.errors.ConfigError` (``field="key"``), as an empty key gives a tag
+anyone can compute.
 
 >>> tags = mac(b"abc", b"key", digest_size=16)
 >>> bool(verify(b"abc", tags, b"key", digest_size=16)[0])
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import ConfigError
 from .kernels import blake2b as _b2
 from .kernels import blake2b_lanes as _lanes
 from .kernels import sha256 as _sha
@@ -30,6 +34,7 @@ __all__ = [
 ALGOS = ("blake2b", "hmac-sha256")
 IMPLS = ("auto", "scalar", "lanes4", "lanes8")
 _MAX_DIGEST = {"blake2b": 64, "hmac-sha256": 32}
+_MAX_KEY = 64  # BLAKE2b's limit (RFC 7693); HMAC hashes longer keys down (RFC 2104)
 
 
 def cpu() -> dict:
@@ -52,11 +57,20 @@ def _rows(data, name="data") -> np.ndarray:
 
 
 def _key(key, algo) -> np.ndarray:
+    """The key as uint8[klen]; refuses what is not bytes (TypeError) and lengths out of
+    range (ConfigError with field "key", value the length: the key itself is a secret
+    and appears in no error)."""
     if not isinstance(key, (bytes, bytearray, memoryview)):
         raise TypeError(f"key must be bytes, got {type(key).__name__}")
     key = bytes(key)
-    if algo == "blake2b" and len(key) > 64:
-        raise ValueError(f"key must be 0..64 bytes for blake2b, got {len(key)}")
+    # An empty key makes keyed BLAKE2b the plain hash and HMAC a public function:
+    # a tag anyone can compute, so it is refused rather than taken as "no key".
+    if algo == "blake2b" and not 1 <= len(key) <= _MAX_KEY:
+        raise ConfigError(f"key must be 1..{_MAX_KEY} bytes for blake2b, got {len(key)}",
+                          field="key", value=len(key), bound=(1, _MAX_KEY))
+    if not key:
+        raise ConfigError(f"key must be at least 1 byte for {algo}, got 0",
+                          field="key", value=0, bound=1)
     return np.frombuffer(key, np.uint8).copy()
 
 
@@ -95,7 +109,8 @@ def mac(data, key: bytes, algo: str = "blake2b", digest_size: int = 32, *,
     """Tag every row of ``data``: uint8[rows, digest_size].
 
     data : bytes (one message) or uint8[rows, length] (each row one message)
-    key : bytes, 0..64 bytes for blake2b, any length for hmac-sha256
+    key : bytes, 1..64 bytes for blake2b, 1 byte or more for hmac-sha256; an empty or
+        over-long key raises ConfigError (field "key")
     algo : "blake2b" or "hmac-sha256" (truncated to digest_size, RFC 2104 section 5)
     digest_size : 1..64 for blake2b, 1..32 for hmac-sha256
     impl : BLAKE2b implementation: "auto" (lanes when the CPU has AVX2), "scalar",
