@@ -496,14 +496,13 @@ def _cmd_soak(args) -> int:
     from .errors import DodSimError
     from .soak import format_soak, soak, soak_config
 
+    bar = _Bar(not args.json, args.ticks)
     try:
         cfg = soak_config(args.agents, args.seed, threads=args.threads)
+        result = soak(args.ticks, cfg, progress=lambda done, n: bar(done, n))
     except DodSimError as e:
         print(f"dod-sim: error: {e}", file=sys.stderr)
         return 2
-    bar = _Bar(not args.json, args.ticks)
-    try:
-        result = soak(args.ticks, cfg, progress=lambda done, n: bar(done, n))
     finally:
         bar.close()
     print(json.dumps(result, indent=2) if args.json else format_soak(result))

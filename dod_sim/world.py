@@ -138,8 +138,12 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes, schema=TILEWORLD)
     # one epoch's slices (memory_estimate's arena_resident) are written anyway and the
     # pages are reused after that: faulting them in now takes the faults out of the
     # first epoch's ticks (20-25 us of a 3,000-agent tick)
-    arrays["arena"] = zeroed_pages(cfg.arena, min(memory_estimate(cfg, schema)["arena_resident"],
-                                                  ARENA_PREFAULT_BYTES))
+    try:
+        arrays["arena"] = zeroed_pages(cfg.arena, min(
+            memory_estimate(cfg, schema)["arena_resident"], ARENA_PREFAULT_BYTES))
+    except (OSError, OverflowError) as e:  # the OS refused to map that much
+        raise ConfigError(f"arena_bytes={cfg.arena} cannot be reserved on this machine: {e}",
+                          field="arena_bytes", value=cfg.arena) from None
     # Mailboxes hold under one record per row on average (Config.pool), so the first
     # ``rows`` records of each pool are written every tick.
     for pool in arrays["pools"]:
@@ -534,7 +538,14 @@ class World:
             if arr.shape != (n,):
                 raise ConfigError(f"set_state: {name} must have shape ({n},), got {arr.shape}",
                                   field=name, value=arr.shape, bound=(n,))
-            if not np.all(np.isfinite(arr)):
+            dtype = self._arrays[name].dtype
+            if dtype.kind == "f":  # checked as stored: 1e300 is finite, float32(1e300) not
+                with np.errstate(over="ignore", invalid="ignore"):
+                    stored = arr.astype(dtype)
+                if not np.all(np.isfinite(stored)):
+                    raise ConfigError(f"set_state: {name} holds values that are not finite "
+                                      f"as {dtype}", field=name)
+            elif not np.all(np.isfinite(arr)):
                 raise ConfigError(f"set_state: {name} holds non-finite values", field=name)
             b = bounds[name]
             if b is not None and arr.size and (arr.min() < b[0] or arr.max() >= b[1]):
@@ -675,7 +686,23 @@ class World:
         n = self.config.ticks if ticks is None else ticks
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise ConfigError(f"ticks={n!r} must be a non-negative integer", field="ticks", value=n)
+        if progress is not None and not callable(progress):
+            raise ConfigError(f"progress={progress!r} must be callable", field="progress",
+                              value=progress)
+        if isinstance(progress_every, bool) or not isinstance(progress_every, (int, np.integer)) \
+                or progress_every < 1:
+            raise ConfigError(f"progress_every={progress_every!r} must be an integer >= 1",
+                              field="progress_every", value=progress_every, bound=1)
         sched = self.schedule
+        # the per-tick telemetry is allocated before the first tick: refuse a run whose
+        # arrays cannot fit rather than fail inside numpy
+        row_bytes = 8 * (1 + len(sched) + len(C) + len(G) + self.threads)
+        have = available_memory()
+        if n * row_bytes > have:
+            raise ConfigError(f"ticks={n} needs {n * row_bytes / 2**30:.1f} GiB of per-tick "
+                              f"telemetry, more than the {have / 2**30:.1f} GiB available: "
+                              f"run fewer ticks a call", field="ticks", value=n,
+                              bound=have // row_bytes)
         tel = _Telemetry(n, len(sched), self.threads)
         start_counters = self._arrays["counters"].copy()
         period = int(self.config.tick_ms * 1e6)
