@@ -18,6 +18,7 @@ snapshot when one was asked for, prints the report so far and exits with 130 or 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -427,24 +428,28 @@ def _write_bytecode() -> tuple[int, bool]:
 
 
 def _cache_files():
+    """The cache files dod_sim wrote: Numba's index and code files of the functions in
+    dod_sim's own source folders (named after their modules), the generated model
+    modules (``dod_sim_model_*``) and their compiled code, and the fingerprint stamps.
+    Nothing else under NUMBA_CACHE_DIR or the model cache is touched."""
     from . import kernels
-
-    # compiled functions live beside the kernels and in the package (dod_sim.model's,
-    # the models'), or all under NUMBA_CACHE_DIR
-    package = os.path.dirname(os.path.abspath(__file__))
-    cache_dir = os.environ.get("NUMBA_CACHE_DIR")
-    roots = [os.path.dirname(kernels.__file__), package] if not cache_dir else [cache_dir]
-    found = []
-    for base in roots:
-        for dirpath, _, files in os.walk(base):
-            found += [os.path.join(dirpath, f) for f in files if f.endswith((".nbi", ".nbc"))]
     from .model import cache_dir
 
-    models = cache_dir()  # generated model modules and their compiled code
-    if models.is_dir():
-        for dirpath, _, files in os.walk(models):
-            found += [os.path.join(dirpath, f) for f in files
-                      if f.endswith((".py", ".nbi", ".nbc"))]
+    package = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    for src in (kernels.KERNELS_DIR, package, os.path.join(package, "models")):
+        where = kernels.cache_dir_of(src)
+        stems = tuple(f[:-3] + "." for f in os.listdir(src) if f.endswith(".py"))
+        if os.path.isdir(where):
+            found += [os.path.join(where, f) for f in os.listdir(where)
+                      if f.endswith((".nbi", ".nbc")) and f.startswith(stems)
+                      or f == kernels._FINGERPRINT]
+    models = str(cache_dir())
+    for where in (models, os.path.join(models, "__pycache__"), kernels.cache_dir_of(models)):
+        if os.path.isdir(where):
+            found += [os.path.join(where, f) for f in os.listdir(where)
+                      if f.startswith("dod_sim_model_")
+                      and f.endswith((".py", ".pyc", ".nbi", ".nbc"))]
     return sorted(set(found))
 
 
@@ -454,9 +459,13 @@ def _cmd_cache(args) -> int:
         size = sum(os.path.getsize(f) for f in files)
         print(f"{len(files)} cache files, {size / 2**20:.1f} MiB")
         return 0
+    removed = 0
     for f in files:
-        os.remove(f)
-    print(f"removed {len(files)} cache files")
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f)
+            removed += 1
+    folders = sorted({os.path.dirname(f) for f in files})
+    print(f"removed {removed} cache files dod_sim wrote" + "".join(f"\n  {d}" for d in folders))
     return 0
 
 
