@@ -8,7 +8,9 @@ Spaces grow with the agents at the density of Mesa's defaults (wealth: 1 agent a
 Schelling: 80 % of cells filled; boids: 100 boids per 100 x 100).
 
 Every figure is the best of ``repeat`` timed runs after a warm-up (compilation is not
-counted; :func:`compile_seconds` measures it). Mesa runs only where it finishes in
+counted; :func:`compile_seconds` measures it). :func:`world_build` times building a
+small world with the default thread count against ``threads=1``: what the thread probe
+of :mod:`dod_sim.pacing` adds once its verdict is cached. Mesa runs only where it finishes in
 reasonable time: at most ``MESA_SIZES`` agents, each size capped at ``mesa_budget_s``
 seconds of stepping (at least one step).
 """
@@ -23,7 +25,8 @@ import numpy as np
 from . import runtime
 
 __all__ = ["models_benchmark", "format_models", "mesa_model", "mesa_stats", "mesa_available",
-           "SIZES", "QUICK_SIZES", "MESA_SIZES", "compile_seconds"]
+           "SIZES", "QUICK_SIZES", "MESA_SIZES", "compile_seconds", "world_build",
+           "BUILD_CASES", "format_world_build"]
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -206,6 +209,72 @@ def tileworld_vs_world(agents: int, quick: bool, repeat: int) -> dict:
             "world_agent_ticks_per_s": agents * ticks / best["world"]}
 
 
+# (name, agents, params): the small worlds a sweep builds by the thousand; "World" is
+# the tileworld's dod_sim.World(Config(agents=...)), the others dod_sim.models.<name>.world
+BUILD_CASES = (("schelling", 8_000, {"width": 100, "height": 100}),
+               ("wealth", 10_000, {}),
+               ("boids", 10_000, {}),
+               ("World", 3_000, None))
+
+
+def _builder(name, agents, params):
+    """build(threads, seed) -> a new world of the case."""
+    if name == "World":
+        from .config import Config
+        from .world import World
+
+        return lambda threads, seed: World(Config(agents=agents, seed=seed, threads=threads))
+    from .models import MODELS
+
+    make = MODELS[name].world
+    return lambda threads, seed: make(agents, seed=seed, threads=threads, **params)
+
+
+def world_build(quick: bool = False, repeat: int | None = None, cases=BUILD_CASES) -> dict:
+    """Milliseconds to build each world of ``cases`` with the default thread count
+    (``threads=None``: the probe of :mod:`dod_sim.pacing`, or its cached verdict)
+    and with ``threads=1``: the median of ``repeat`` builds of each (quick 9, else 25),
+    alternating, a new seed each build (a World memoises its probe per config in a
+    process; the verdict cache does not look at the seed), after one build of each
+    that loads the kernels and, where the cache holds no verdict yet, runs the probe
+    (``first_default_ms``).
+
+    Returns ``{"<name> <agents>": {"name", "agents", "default_ms", "threads1_ms",
+    "diff_ms", "first_default_ms", "threads", "how", "builds"}}``; ``how`` is the
+    default world's ``threads_choice["how"]`` (it ends with "(cached verdict)" when
+    the probe's verdict was read back)."""
+    import gc
+    import itertools
+
+    repeat = repeat if repeat is not None else (9 if quick else 25)
+    seeds = itertools.count(1_000)
+    out = {}
+    for name, agents, params in cases:
+        build = _builder(name, agents, params)
+        build(1, next(seeds))  # load (or compile) every kernel, outside the timing
+        t = time.perf_counter()
+        first = build(None, next(seeds))
+        first_ms = (time.perf_counter() - t) * 1e3
+        del first
+        times = {None: [], 1: []}
+        for _ in range(repeat):
+            for threads in times:
+                seed = next(seeds)
+                gc.collect()
+                t = time.perf_counter()
+                w = build(threads, seed)
+                times[threads].append((time.perf_counter() - t) * 1e3)
+                if threads is None:
+                    last = (w.threads, w.threads_choice.get("how", ""))
+                del w
+        default_ms, one_ms = (float(np.median(times[k])) for k in (None, 1))
+        out[f"{name} {agents}"] = {
+            "name": name, "agents": agents, "default_ms": default_ms, "threads1_ms": one_ms,
+            "diff_ms": default_ms - one_ms, "first_default_ms": first_ms,
+            "threads": last[0], "how": last[1], "builds": repeat}
+    return out
+
+
 def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
                      mesa_budget_s: float | None = None, repeat: int | None = None,
                      progress=None) -> dict:
@@ -215,7 +284,8 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
     Returns ``{"models": {name: {str(agents): {"agent_steps_per_s": float,
     "mesa_agent_steps_per_s": float (only where Mesa ran), "threads": int}}},
     "tileworld": {str(agents): tileworld_vs_world(...)}, "machine": {...},
-    "compile_s": {name: s}, "settings": {...}}``; ``threads`` is the
+    "compile_s": {name: s}, "world_build": world_build(quick), "settings": {...}}``;
+    ``threads`` is the
     world's default (one thread for a world of one chunk, see ``ModelWorld``).
     ``progress(text)`` is called before each measurement.
     """
@@ -244,6 +314,9 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
         if progress is not None:
             progress(f"tileworld {agents:,} (model API and World)")
         result["tileworld"][str(agents)] = tileworld_vs_world(agents, quick, repeat)
+    if progress is not None:
+        progress("world build (default threads against threads=1)")
+    result["world_build"] = world_build(quick)
     import numba
 
     info = runtime.info()
@@ -292,4 +365,22 @@ def format_models(result: dict) -> str:
     if result.get("compile_s"):
         lines.append("first world (compile or cache load): " + ", ".join(
             f"{k} {v:.1f} s" for k, v in result["compile_s"].items()))
+    if result.get("world_build"):
+        lines.append(format_world_build(result["world_build"], m))
+    return "\n".join(lines)
+
+
+def format_world_build(rows: dict, machine: dict) -> str:
+    """A table of :func:`world_build`: default threads against threads=1, ms."""
+    builds = next(iter(rows.values()))["builds"]
+    lines = [
+        f"world build: median of {builds} builds (ms), default threads against threads=1, "
+        f"{machine['model']} ({machine['arch']}), {machine['cores']} cores",
+        f"{'world':<10} {'agents':>10} {'threads':>7} {'default':>9} {'threads=1':>9} "
+        f"{'diff':>8} {'first':>8}  how (default)",
+    ]
+    for row in rows.values():
+        lines.append(f"{row['name']:<10} {row['agents']:>10,} {row['threads']:>7} "
+                     f"{row['default_ms']:>9.2f} {row['threads1_ms']:>9.2f} "
+                     f"{row['diff_ms']:>+8.2f} {row['first_default_ms']:>8.2f}  {row['how']}")
     return "\n".join(lines)

@@ -444,6 +444,11 @@ def _cache_files():
             found += [os.path.join(where, f) for f in os.listdir(where)
                       if f.endswith((".nbi", ".nbc")) and f.startswith(stems)
                       or f == kernels._FINGERPRINT]
+    from .pacing import probe_cache_path
+
+    verdicts = probe_cache_path()  # the thread probe's verdicts: clearing forces a probe
+    if verdicts is not None and os.path.isfile(verdicts):
+        found.append(str(verdicts))
     models = str(cache_dir())
     for where in (models, os.path.join(models, "__pycache__"), kernels.cache_dir_of(models)):
         if os.path.isdir(where):

@@ -811,7 +811,7 @@ class ModelWorld:
         if threads is None and cores > 1 and CHUNK < agents <= pacing.PROBE_MAX_AGENTS:
             self.threads, self.threads_choice = pacing.model_threads(
                 lambda k: type(self)(model, agents, seed=seed, threads=k, **params),
-                self.agents, cores)
+                self.agents, cores, key=self._mod.__name__)
 
     def _params(self, given):
         values = dict(self.model.params)

@@ -1,10 +1,17 @@
 """Shared fixtures. Kernels compile once per test run (or load from NUMBA_CACHE_DIR)."""
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
+
+# The thread probe's verdicts go to a file of this test run (subprocesses inherit it),
+# never to the developer's cache: a test sees only verdicts this run measured.
+os.environ["DOD_SIM_PROBE_CACHE"] = os.path.join(tempfile.mkdtemp(prefix="dod_sim_probe_"),
+                                                 "verdicts.json")
 
 settings.register_profile("dod_sim", deadline=None, max_examples=60)
 settings.load_profile("dod_sim")
