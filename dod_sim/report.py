@@ -14,7 +14,7 @@ import numpy as np
 
 from .kernels.state import COUNTER_NAMES, GAUGE_NAMES, G
 
-__all__ = ["Report", "ModelReport", "rss_bytes", "OVERRUN_SHARE"]
+__all__ = ["Report", "ModelReport", "tick_figures", "rss_bytes", "OVERRUN_SHARE"]
 
 # A paced tick that uses more than this share of its period is an overrun (the
 # article's "cap per-core load at 0.8").
@@ -30,6 +30,18 @@ def rss_bytes() -> int:
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def tick_figures(tick_ns: np.ndarray, period_ns: int) -> dict:
+    """The timing figures of a run's ticks (``tick_ns``: int64[ticks]), paced at
+    ``period_ns`` (0: unpaced): the period, percentiles and maximum in ms, overruns."""
+    ms = tick_ns / 1e6
+    n = ms.shape[0]
+    pct = (lambda q: float(np.percentile(ms, q))) if n else (lambda q: 0.0)
+    period_ms = period_ns / 1e6
+    return {"tick_ms": float(period_ms), "tick_p50_ms": pct(50), "tick_p99_ms": pct(99),
+            "tick_p999_ms": pct(99.9), "tick_max_ms": float(ms.max()) if n else 0.0,
+            "overruns": int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0}
 
 
 @dataclass
@@ -152,29 +164,23 @@ class Report:
 
     def summary(self) -> dict:
         """The run's figures as a flat dict of numbers (keys are stable for scripts)."""
-        ms = self.tick_ns / 1e6
-        pct = (lambda q: float(np.percentile(ms, q))) if self.ticks else (lambda q: 0.0)
         busy_s = self.tick_ns.sum() / 1e9
         agent_ticks = self.delta("agent_ticks")
-        period_ms = self.period_ns / 1e6
-        overruns = int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0
+        t = tick_figures(self.tick_ns, self.period_ns)
         return {
             "agents": int(self.config.agents),
             "capacity": int(self.config.rows),
             "ticks": self.ticks,
             "threads": int(self.threads),
-            "tick_ms": float(period_ms),
-            "tick_p50_ms": pct(50),
-            "tick_p99_ms": pct(99),
-            "tick_p999_ms": pct(99.9),
-            "tick_max_ms": float(ms.max()) if self.ticks else 0.0,
+            **{k: t[k] for k in ("tick_ms", "tick_p50_ms", "tick_p99_ms", "tick_p999_ms",
+                                 "tick_max_ms")},
             "agent_ticks_per_s": agent_ticks / busy_s if busy_s else 0.0,
             "messages_per_s": self.delta("delivered") / busy_s if busy_s else 0.0,
             "tile_bytes_verified_per_s": self.delta("tile_bytes_verified") / busy_s if busy_s else 0.0,
             "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
             "allocations_per_s": self.allocations_per_s(),
             "load_imbalance": self.load_imbalance(),
-            "overruns": overruns,
+            "overruns": t["overruns"],
             "messages_sent": self.delta("sent"),
             "messages_delivered": self.delta("delivered"),
             "messages_deferred": self.delta("deferred"),
@@ -229,23 +235,15 @@ class ModelReport:
     def summary(self) -> dict:
         """The run's figures as a flat dict of numbers (keys as ``Report.summary``'s
         where they mean the same)."""
-        ms = self.tick_ns / 1e6
-        pct = (lambda q: float(np.percentile(ms, q))) if self.ticks else (lambda q: 0.0)
         busy_s = self.tick_ns.sum() / 1e9
-        period_ms = self.period_ns / 1e6
         return {
             "model": self.model,
             "agents": int(self.agents),
             "ticks": self.ticks,
             "threads": int(self.threads),
-            "tick_ms": float(period_ms),
-            "tick_p50_ms": pct(50),
-            "tick_p99_ms": pct(99),
-            "tick_p999_ms": pct(99.9),
-            "tick_max_ms": float(ms.max()) if self.ticks else 0.0,
+            **tick_figures(self.tick_ns, self.period_ns),
             "agent_ticks_per_s": self.agents * self.ticks / busy_s if busy_s else 0.0,
             "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
-            "overruns": int((ms > OVERRUN_SHARE * period_ms).sum()) if period_ms else 0,
             "nrt_allocations": int(self.nrt_allocations),
             "rss_mb": rss_bytes() / 2**20,
         }

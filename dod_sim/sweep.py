@@ -411,6 +411,15 @@ def _check_ticks(ticks):
                           value=ticks)
 
 
+def _check_run_args(ticks, n_jobs, resume, results) -> None:
+    _check_ticks(ticks)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ConfigError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1: every core)",
+                          field="n_jobs", value=n_jobs)
+    if resume and results is None:
+        raise ConfigError("resume=True needs a results file", field="resume", value=resume)
+
+
 def _effective_workers(joblib, n_jobs: int) -> int:
     """Runs that execute at once under the active joblib backend (Dask: the threads of
     all its workers, whatever n_jobs says)."""
@@ -426,12 +435,7 @@ def _sweep(grid_or_configs, ticks=None, *, n_jobs=1, results=None, base=None,
     """The sweep; returns ``(rows in arrival order, swept parameter names)``."""
     import joblib
 
-    _check_ticks(ticks)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ConfigError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1: every core)",
-                          field="n_jobs", value=n_jobs)
-    if resume and results is None:
-        raise ConfigError("resume=True needs a results file", field="resume", value=resume)
+    _check_run_args(ticks, n_jobs, resume, results)
     configs, names = expand(grid_or_configs, base)
 
     # Every run's config, digest and memory, checked before anything runs.
@@ -636,12 +640,7 @@ def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: in
 
     if steps is None:
         raise ConfigError("steps must be given", field="steps")
-    _check_ticks(steps)
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ConfigError(f"n_jobs={n_jobs!r} must be a non-zero integer (-1: every core)",
-                          field="n_jobs", value=n_jobs)
-    if resume and results is None:
-        raise ConfigError("resume=True needs a results file", field="resume", value=resume)
+    _check_run_args(steps, n_jobs, resume, results)
     if not isinstance(grid, dict):
         raise ConfigError(f"grid must be a dict of parameter -> values, got "
                           f"{type(grid).__name__}", field="grid")
