@@ -189,7 +189,9 @@ def column_mean(n, p, a):
 @dataclass(frozen=True)
 class Resource:
     """A non-row value: ``make(p, agents)`` (or ``make(p, agents, seed)``, for a
-    resource drawn from the world's seed) returns an array or a NamedTuple of arrays.
+    resource drawn from the world's seed, or ``make(p, agents, seed, columns)``, for one
+    that holds views of the single-buffered columns, {name: array}) returns an array or
+    a NamedTuple of arrays (or of other compiled values, such as a structref).
     ``state``: part of the world's state (an occupancy grid), hashed by
     ``state_digest``; otherwise scratch rebuilt by the systems (an index).
     ``check``: optional fn(value) run after each compiled call of ``run``; it raises a
@@ -267,11 +269,16 @@ def _check_system(s) -> None:
         object.__setattr__(s, part, names)
 
 
-def _takes_seed(make) -> bool:
+def _make_resource(make, p, agents, seed, columns):
+    """``make(p, agents)``, ``make(p, agents, seed)`` or ``make(p, agents, seed,
+    columns)`` by the number of parameters ``make`` takes (a builtin without a signature:
+    the first)."""
     try:
-        return len(inspect.signature(make).parameters) >= 3
-    except (TypeError, ValueError):  # a builtin without a signature: make(p, agents)
-        return False
+        arity = len(inspect.signature(make).parameters)
+    except (TypeError, ValueError):
+        arity = 2
+    args = (p, agents, seed, columns)[:max(2, min(arity, 4))]
+    return make(*args)
 
 
 def _is_numba(fn) -> bool:
@@ -787,8 +794,10 @@ class ModelWorld:
         for c in model.columns:
             shape = (2, n) if c.name in model.double else (n,)
             self._store[c.name] = np.zeros(shape, np.dtype(c.dtype))
-        self._res = {r.name: r.make(self.params, n, self.seed) if _takes_seed(r.make)
-                     else r.make(self.params, n) for r in model.resources}
+        single = {c.name: buf for c in model.columns
+                  if (buf := self._store[c.name]).ndim == 1}
+        self._res = {r.name: _make_resource(r.make, self.params, n, self.seed, single)
+                     for r in model.resources}
         for s in model.systems + model.setup:
             if isinstance(s, Rows) and s.order and not isinstance(self._res[s.order],
                                                                   _nb.CellIndex):

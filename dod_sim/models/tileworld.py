@@ -3,8 +3,9 @@
 The agents' fields are the model's columns (``x`` ... ``out_pending``, as in
 ``dod_sim.tileworld.schema.TILEWORLD``); everything that is not per agent (tiles, key
 schedules, the shared message pool and its double buffer, the arena, counters,
-scratch) is one resource, ``world``, made by :func:`dod_sim.world.allocate` from the
-model's parameters and the world's seed. Each phase of WORKLOAD.md's tick is one
+scratch) is one resource, ``world`` (:class:`Engine`), made by
+:func:`dod_sim.world.allocate` from the model's parameters and the world's seed around
+the model's own column buffers. Each phase of WORKLOAD.md's tick is one
 :class:`~dod_sim.model.Kernel` system, in the order of ``dod_sim.world.TICK``, and a
 setup system spawns the agents and verifies the initial map.
 
@@ -13,9 +14,9 @@ function of one row cannot do: ``act`` signs and verifies the messages of 4 rows
 BLAKE2b vector call and sends (writes a recipient's future mailbox through delivery),
 ``deliver`` is a counting sort with prefix sums, ``arena`` hands out ranges by a prefix
 sum over chunks, ``chaos`` pops a shared free-slot stack. They are the engine's own
-kernels (``dod_sim.kernels.phases``), compiled here for the model's layout: a
-:class:`TileState` named tuple of the columns and the resource's arrays, with the field
-names of ``dod_sim.kernels.state.FIELDS``, built per call without allocating.
+kernels (``dod_sim.kernels.phases``), compiled once for World's state and called by
+address (:mod:`dod_sim.kernels.calls`): the model compiles a few lines per system, not
+the phases a second time.
 
 A tileworld ``ModelWorld`` and a ``World`` of the same seed and parameters are
 bit-identical after any number of ticks (``tests/test_models.py``), so the API carries
@@ -32,15 +33,15 @@ import numpy as np
 from ..config import Config
 from ..kernels import phases
 from ..kernels._jit import kernel
+from ..kernels.calls import address, call
 from ..kernels.state import FIELDS, PF
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, column_mean
 from ..tileworld.schema import TILEWORLD
 
-__all__ = ["MODEL", "TileState", "world", "config_of"]
+__all__ = ["MODEL", "Engine", "world", "config_of"]
 
 # The agent table's 1-d columns; the held record (out_rec, 64 bytes a row) is in the resource.
 COLUMNS = tuple(c.name for c in TILEWORLD.table("agents").columns if len(c.shape) == 1)
-RESOURCE_FIELDS = tuple(name for name, _, _ in FIELDS if name not in COLUMNS)
 
 # Config fields that are model parameters (scalars; the tile algorithm as a flag,
 # "default" sizes as 0, Config.energy as initial_energy: a column is named energy).
@@ -54,14 +55,20 @@ PARAMS = {
 }
 
 
-# The phase kernels' view of a tileworld: the fields of ``state.FIELDS``, in order.
-TileState = NamedTuple("TileState", [(name, np.ndarray) for name, _, _ in FIELDS])
-TileState.__module__ = __name__
+# The arrays of World's state that are not the model's columns.
+RESOURCE_FIELDS = tuple(name for name, _, _ in FIELDS if name not in COLUMNS)
 
+# The resource ``world``: ``state``, the phase kernels' view of the whole world (a
+# WorldState over the model's columns and the other arrays), ``addrs``, the entry points
+# of the phases compiled for it (int64[len(PHASES)]), and the other arrays by name, for
+# Python to read.
+Engine = NamedTuple("Engine", [("state", object), ("addrs", np.ndarray)]
+                    + [(name, np.ndarray) for name in RESOURCE_FIELDS])
+Engine.__module__ = __name__
 
-# The resource: the arrays of TileState that are not columns, in FIELDS order.
-Resources = NamedTuple("Resources", [(name, np.ndarray) for name in RESOURCE_FIELDS])
-Resources.__module__ = __name__
+# The phases by their index in Engine.addrs; init_world takes the agent count too.
+PHASES = ("tiles", "act", "arena", "deliver", "chaos", "end", "init")
+TILES, ACT, ARENA, DELIVER, CHAOS, END, INIT = range(len(PHASES))
 
 
 def config_of(p, agents: int, seed: int) -> Config:
@@ -75,75 +82,72 @@ def config_of(p, agents: int, seed: int) -> Config:
                   **values)
 
 
-def _make(p, agents, seed):
-    from ..world import allocate, derive_keys
+def _make(p, agents, seed, columns):
+    """The world resource over the model's own column buffers (``columns``), so the
+    phases and the model read and write the same arrays."""
+    from numba import int64, typeof
+
+    from ..kernels.state import make
+    from ..world import TICK, allocate, derive_keys
 
     arrays = allocate(config_of(p, agents, seed), *derive_keys(seed))
-    return Resources(*(arrays[name] for name in RESOURCE_FIELDS))
+    arrays.update({name: columns[name] for name in COLUMNS})
+    state = make(arrays)
+    st = typeof(state)
+    fns = {ph.name: ph.fn for ph in TICK}
+    addrs = np.array([address(fns[name], (st,)) for name in PHASES[:-1]]
+                     + [address(phases.init_world, (st, int64))], np.int64)
+    return Engine(state, addrs, *(arrays[name] for name in RESOURCE_FIELDS))
 
 
-@kernel
-def _state(x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq, entered,
-           fresh, mb_start, mb_count, out_to, out_tick, out_pending, w):
-    return TileState(
-        x, y, vx, vy, energy, tile, target, alive, cache_off, cache_epoch, seq, entered,
-        fresh, mb_start, mb_count, w.out_rec, out_to, out_tick, out_pending,
-        w.pi, w.pf, w.counters, w.status, w.tmp, w.gauges, w.busy, w.msg_ks, w.tile_ks,
-        w.tile_hmac_ks, w.free_slots, w.free_meta, w.pools, w.pool_ok, w.d_counts,
-        w.d_cursor, w.d_bucket_start, w.d_arrivals, w.d_arr_count, w.d_arr_start,
-        w.d_by_recipient, w.d_keys, w.d_want, w.d_remain, w.d_allot, w.d_chunk_base,
-        w.chunk_entries, w.chunk_base, w.tally, w.d_tally, w.records, w.tags, w.cost,
-        w.stage, w.stage_tags, w.stage_ok, w.stage_ids, w.stage_tampered, w.arena,
-        w.arena_meta)
-
-
-# One system per phase: fn(key, n, p, *COLUMNS, world), the arrays passed on as
-# ``_state(*a)``. The key is unused: the phases draw from rng.row_key(seed, tick, row)
-# with the world's own seed and tick, as World does.
+# One system per phase, fn(key, n, p, world): each calls World's own phase,
+# compiled and cached once for World's state type, by its address (kernels.calls), so
+# the model compiles only these few lines. The key is unused: the phases draw from
+# rng.row_key(seed, tick, row) with the world's own seed and tick, as World does.
 
 @kernel
-def init(key, n, p, *a):
+def init(key, n, p, w):
     """Setup: spawn n agents into rows 0..n-1, sign and verify the initial map."""
-    phases.init_world(_state(*a), n)
+    call(w.addrs[INIT], (w.state, np.int64(n)))
 
 
 @kernel
-def tiles(key, n, p, *a):
-    phases.tiles(_state(*a))
+def tiles(key, n, p, w):
+    call(w.addrs[TILES], (w.state,))
 
 
 @kernel
-def act(key, n, p, *a):
-    phases.agents_act(_state(*a))
+def act(key, n, p, w):
+    call(w.addrs[ACT], (w.state,))
 
 
 @kernel
-def arena(key, n, p, *a):
-    # An exhausted arena is a status in w.status and a counter, as in World, which
+def arena(key, n, p, w):
+    # An exhausted arena is a status in state.status and a counter, as in World, which
     # raises ArenaExhausted from them; a model run reports it in counters only.
-    phases.arena_slice(_state(*a))
+    call(w.addrs[ARENA], (w.state,))
 
 
 @kernel
-def deliver(key, n, p, *a):
-    phases.deliver_messages(_state(*a))
+def deliver(key, n, p, w):
+    call(w.addrs[DELIVER], (w.state,))
 
 
 @kernel
-def chaos(key, n, p, *a):
-    s = _state(*a)
-    if s.pf[PF.KILL_RATE] > 0:  # World leaves the phase out of its schedule then
-        phases.chaos_kill_spawn(s)
+def chaos(key, n, p, w):
+    if w.state.pf[PF.KILL_RATE] > 0:  # World leaves the phase out of its schedule then
+        call(w.addrs[CHAOS], (w.state,))
 
 
 @kernel
-def end(key, n, p, *a):
-    phases.end_tick(_state(*a))
+def end(key, n, p, w):
+    call(w.addrs[END], (w.state,))
 
 
 def _system(name, fn):
-    # every phase may touch every column; "world" is read and written in place
-    return Kernel(name, fn, reads=COLUMNS + ("world",))
+    # every phase may touch every column, through "world", read and written in place:
+    # the systems take it alone (a call with every column typed 19 more arguments)
+    return Kernel(name, fn, reads=("world",))
 
 
 def _check(p, agents):
