@@ -418,7 +418,7 @@ class Schema:
 
     def with_column(self, table: str, column: Array) -> "Schema":
         """A copy with ``column`` added to ``table`` (a model extended by a user)."""
-        tables = tuple(Table(t.name, t.size, tuple(_strip(c, t) for c in t.columns)
+        tables = tuple(Table(t.name, t.size, tuple(_strip(c) for c in t.columns)
                              + ((column,) if t.name == table else ()))
                        for t in self.tables)
         return Schema(self.name, tables, self.arrays)
@@ -532,6 +532,6 @@ def _cross(c) -> bool:
         isinstance(c, Entry) and _cross(c.check_))
 
 
-def _strip(column: Array, table: Table) -> Array:
+def _strip(column: Array) -> Array:
     """A table column without its row dimension (as declared)."""
     return replace(column, shape=tuple(column.shape[1:]))

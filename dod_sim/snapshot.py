@@ -19,8 +19,10 @@ offset         size       content
 The header holds:
 
 ``format_version`` (int, equal to the u32 above), ``dod_sim_version`` (str, the package
-that wrote the file), ``config`` (``Config.to_dict()``), ``config_digest``
-(``Config.digest()``), ``tick`` (ticks run) and ``arrays``, a list of objects
+that wrote the file), ``config`` (``Config.to_dict()``; for a model's world ``{"model",
+"agents", "seed", "params"}``), ``config_digest`` (a BLAKE2b of ``config``, as
+``Config.digest()``), ``kind`` (absent for the tileworld, ``"model"`` for a model's
+world), ``tick`` (ticks run) and ``arrays``, a list of objects
 ``{"name", "part", "dtype", "shape", "offset", "nbytes"}``: ``dtype`` is numpy's
 ``dtype.str`` (``"<i8"``, ``"|b1"``, ...), ``offset`` counts bytes from the start of the
 data section, ``nbytes = prod(shape) * itemsize``, and ``part`` says which part of the
@@ -84,10 +86,10 @@ _PREFIX = struct.Struct("<12sIQ")  # magic, version, header length: 24 bytes
 _MIN_SIZE = _PREFIX.size + DIGEST_SIZE
 _CHUNK = 1 << 22  # bytes per read while hashing a file
 
-# Arrays a snapshot leaves out: those the schema declares scratch, rewritten before they
-# are read in every tick, and ``busy``, per-worker cycle telemetry whose length follows
-# this process's NUMBA_NUM_THREADS (a snapshot written on a 16-core machine must load
-# on a 2-core one); a restored world starts them at zero.
+# The tileworld's arrays a snapshot leaves out: those its schema declares scratch,
+# rewritten before they are read in every tick, among them ``busy``, per-worker cycle
+# telemetry whose length follows this process's NUMBA_NUM_THREADS (a snapshot written on
+# a 16-core machine must load on a 2-core one); a restored world starts them at zero.
 SCRATCH = frozenset(a.name for a in TILEWORLD.fields() if a.role == "scratch")
 
 
