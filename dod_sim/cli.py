@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import signal
 import sys
 import threading
 import time
+
+from . import jsonio
 
 __all__ = ["main"]
 
@@ -283,7 +284,7 @@ def _cmd_run_model(args) -> int:
     if sig.received:
         s["stopped_by"] = signal.Signals(sig.received).name
     if args.json:
-        print(json.dumps(s, indent=2))
+        print(jsonio.dumps(s, indent=2))
     else:
         print(f"{model.name}: {s['agents']} agents, {steps} steps, {s['threads']} threads "
               f"({s['threads_how']})\n"
@@ -350,7 +351,7 @@ def _cmd_run(args) -> int:
         say(f"dod-sim: {name}: stopped after tick {world.tick}"
             + (f", state saved to {args.snapshot}" if args.snapshot else ""))
     if args.json:
-        print(json.dumps(s, indent=2))
+        print(jsonio.dumps(s, indent=2))
     else:
         print(_format_run(s, report.threads_choice, report.phase_threads))
     return sig.exit_code
@@ -479,14 +480,14 @@ def _cmd_bench(args) -> int:
         from .bench import auth_benchmark, format_auth
 
         result = auth_benchmark(quick=args.quick)
-        print(json.dumps(result, indent=2) if args.json else format_auth(result))
+        print(jsonio.dumps(result, indent=2) if args.json else format_auth(result))
         return 0
     if args.suite == "models":
         from .bench_models import format_models, models_benchmark
 
         progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
         result = models_benchmark(quick=args.quick, progress=progress)
-        print(json.dumps(result, indent=2) if args.json else format_models(result))
+        print(jsonio.dumps(result, indent=2) if args.json else format_models(result))
         return 0
     from .bench_tick import format_tick, tick_benchmark
 
@@ -502,7 +503,7 @@ def _cmd_bench(args) -> int:
     finally:
         for b in bars:
             b.close()
-    print(json.dumps(result, indent=2) if args.json else format_tick(result))
+    print(jsonio.dumps(result, indent=2) if args.json else format_tick(result))
     return 0
 
 
@@ -519,7 +520,7 @@ def _cmd_soak(args) -> int:
         return 2
     finally:
         bar.close()
-    print(json.dumps(result, indent=2) if args.json else format_soak(result))
+    print(jsonio.dumps(result, indent=2) if args.json else format_soak(result))
     return 0 if result["messages_lost"] == 0 and result["conservation_violations"] == 0 else 1
 
 

@@ -108,7 +108,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from . import runtime
+from . import jsonio, runtime
 from .config import Config, available_memory, memory_estimate
 from .errors import ConfigError, DodSimError
 
@@ -336,7 +336,7 @@ def _read_rows(path) -> list[dict]:
 
 
 def _write_line(f, row: dict) -> None:
-    f.write(json.dumps(row, separators=(",", ":")) + "\n")
+    f.write(jsonio.dumps(row, separators=(",", ":")) + "\n")
     f.flush()
     os.fsync(f.fileno())
 
@@ -348,7 +348,7 @@ def _rewrite(path, rows: list[dict]) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             for row in rows:
-                f.write(json.dumps(row, separators=(",", ":")) + "\n")
+                f.write(jsonio.dumps(row, separators=(",", ":")) + "\n")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -487,7 +487,12 @@ def _resumed(results, want: dict, key: str = "config_digest") -> list[dict]:
     if not os.path.exists(results):
         return []
     kept = {}
-    for row in _read_rows(results):
+    try:
+        rows = _read_rows(results)
+    except (OSError, ValueError) as e:  # a line that is not a row, an unreadable file
+        raise ConfigError(f"cannot resume from {results}: {e}", field="results",
+                          value=str(results)) from None
+    for row in rows:
         if want.get(row.get("run")) == row.get(key):
             kept[row["run"]] = row
     return [kept[i] for i in sorted(kept)]
@@ -516,9 +521,14 @@ def _execute(joblib, fn, tasks, workers, total, done_rows, results, resume, prog
     with contextlib.ExitStack() as stack:
         out = None
         if results is not None:
-            if resume:
-                _rewrite(results, done_rows)
-            out = stack.enter_context(open(results, "a" if resume else "w"))
+            try:
+                if resume:
+                    _rewrite(results, done_rows)
+                out = stack.enter_context(open(results, "a" if resume else "w"))
+            except OSError as e:
+                raise ConfigError(f"cannot write the results file {results}: "
+                                  f"{e.strerror or e}", field="results",
+                                  value=str(results)) from None
         bar = None
         if progress is True:
             from tqdm import tqdm
@@ -747,7 +757,7 @@ def load_grid(path) -> tuple[Config, dict]:
             doc = tomllib.load(f)
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror or e}", field="grid") from None
-    except tomllib.TOMLDecodeError as e:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: bad TOML: {' '.join(str(e).split())}", field="grid") from None
     extra = sorted(set(doc) - {"base", "grid"})
     if extra:
@@ -824,7 +834,7 @@ def run_args(args: argparse.Namespace) -> int:
         print(f"dod-sim: interrupted{saved}", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(sorted(rows, key=lambda r: r["run"]), indent=2))
+        print(jsonio.dumps(sorted(rows, key=lambda r: r["run"]), indent=2))
     else:
         print(format_rows(rows, names))
     return 0

@@ -58,8 +58,6 @@ def _strict_json(text):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="run --json prints a bare NaN for a figure it "
-                                       "cannot compute (allocations_per_s of a 1-tick run)")
 def test_cli_json_is_strict_json():
     out = _cli("run", "--agents", "200", "--ticks", "1", "--threads", "1", "--json")
     assert out.returncode == 0, out.stderr
@@ -68,7 +66,6 @@ def test_cli_json_is_strict_json():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="sweep bad paths and files give tracebacks")
 @pytest.mark.parametrize("case", ["out_missing_dir", "junk_line_resume", "bad_utf8"])
 def test_cli_sweep_bad_files_are_one_line(tmp_path, case):
     grid = tmp_path / "g.toml"
