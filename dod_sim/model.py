@@ -75,15 +75,17 @@ a new module; a helper edited in another file is not seen (as with Numba's own c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import inspect
 import keyword
-import unicodedata
 import os
+import stat
 import sys
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -638,6 +640,41 @@ def _fingerprint(src: str, fns) -> str:
     return h.hexdigest()[:16]
 
 
+def _private_dir(d: Path) -> None:
+    """Make ``d`` (mode 0700) or check that it is this user's and no one else can write
+    it (OSError otherwise): a module imported from it runs as this user."""
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.stat(d, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+        raise OSError(f"{d} is not a folder of this user")
+    if st.st_mode & 0o022:
+        os.chmod(d, stat.S_IMODE(st.st_mode) & ~0o077)
+
+
+def _write_module(d: Path, name: str, src: str) -> Path:
+    """The path of module ``name`` in the private folder ``d``, holding exactly ``src``:
+    written atomically when it is missing or holds anything else (truncated, edited,
+    planted). A file that already holds ``src`` is left alone: rewriting it would change
+    its mtime, which Numba's cache index checks, and every process would recompile."""
+    _private_dir(d)
+    path = d / f"{name}.py"
+    try:
+        if path.read_bytes() == src.encode():
+            return path
+    except FileNotFoundError:
+        pass
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(src)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
 def _load(model: Model):
     src, fns, per_row = _source(model)
     safe = "".join(ch if ch.isalnum() else "_" for ch in model.name)[:40]
@@ -648,20 +685,13 @@ def _load(model: Model):
         path = None
         for d in (cache_dir(), Path(tempfile.gettempdir()) / f"dod_sim_models_{os.getuid()}"):
             try:
-                d.mkdir(parents=True, exist_ok=True)
-                path = d / f"{name}.py"
-                # Written once: rewriting would change the file's mtime, which Numba's
-                # cache index checks, and every process would recompile.
-                if not path.exists():
-                    tmp = d / f".{name}.{os.getpid()}.tmp"
-                    tmp.write_text(src)
-                    os.replace(tmp, path)
+                path = _write_module(d, name, src)
                 break
-            except OSError:  # read-only home: the temp dir still caches for this boot
+            except OSError:  # read-only home, a folder not ours: try the next
                 path = None
         if path is None:
             raise OSError(f"cannot write the generated module of model {model.name!r} "
-                          f"to {cache_dir()} or the temp dir")
+                          f"to {cache_dir()} or a private folder in the temp dir")
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod

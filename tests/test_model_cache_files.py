@@ -31,8 +31,6 @@ def isolated(tmp_path, monkeypatch):
         del sys.modules[k]
 
 
-@pytest.mark.xfail(strict=True, reason="an existing generated module is imported by its "
-                                       "name alone")
 def test_a_planted_module_is_never_run(isolated):
     marker = isolated / "ran"
     first = _fresh_model("cachetest_a")
@@ -46,7 +44,6 @@ def test_a_planted_module_is_never_run(isolated):
     assert not marker.exists() and int(w.columns["x"][0]) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="a truncated generated module stays broken")
 def test_a_truncated_module_is_repaired(isolated):
     ModelWorld(_fresh_model("cachetest_b"), 8, threads=1)
     (path,) = cache_dir().glob("dod_sim_model_cachetest_b_*.py")
@@ -58,7 +55,6 @@ def test_a_truncated_module_is_repaired(isolated):
     assert int(w.columns["x"][0]) == 6
 
 
-@pytest.mark.xfail(strict=True, reason="the cache folder is created with the umask's mode")
 def test_the_cache_folder_is_private(isolated):
     ModelWorld(_fresh_model("cachetest_c"), 8, threads=1)
     mode = stat.S_IMODE(os.stat(cache_dir()).st_mode)
