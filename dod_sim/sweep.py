@@ -77,6 +77,9 @@ Results file
     are kept (and returned) and those runs are skipped; other rows and a torn last line
     are dropped (the file is rewritten atomically before anything runs).
     :func:`read_results` reads a file back as a table, ignoring a torn last line.
+    While a sweep writes a results file it holds a lock on ``.<name>.lock`` beside it: a
+    second sweep on the same file is refused (ConfigError, ``field="results"``) rather
+    than interleaving its rows.
 
 Failures
     A run that raises stops the sweep with :class:`SweepRunError` (``run``: its index,
@@ -512,6 +515,31 @@ def _backend(joblib, backend):
         yield
 
 
+@contextlib.contextmanager
+def _exclusive(results):
+    """Hold ``.<name>.lock`` beside the results file for the sweep, so that a second
+    sweep on the same file is refused instead of interleaving its rows (the lock file
+    stays: it is empty and marks nothing when no sweep holds it)."""
+    import fcntl
+
+    path = os.path.join(os.path.dirname(os.path.abspath(results)),
+                        f".{os.path.basename(results)}.lock")
+    try:
+        fh = open(path, "a")  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise ConfigError(f"cannot write the results file {results}: {e.strerror or e}",
+                          field="results", value=str(results)) from None
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"the results file {results} is being written by another "
+                              f"sweep", field="results", value=str(results)) from None
+        yield
+    finally:
+        fh.close()  # releases the lock
+
+
 def _execute(joblib, fn, tasks, workers, total, done_rows, results, resume, progress,
              warm=None) -> list[dict]:
     """Run ``fn(*task)`` for every task on ``workers`` joblib workers, appending each
@@ -521,6 +549,7 @@ def _execute(joblib, fn, tasks, workers, total, done_rows, results, resume, prog
     with contextlib.ExitStack() as stack:
         out = None
         if results is not None:
+            stack.enter_context(_exclusive(results))
             try:
                 if resume:
                     _rewrite(results, done_rows)

@@ -70,7 +70,6 @@ def test_bad_sweeps_name_the_parameter_before_anything_runs(call, field):
     assert info.value.field == field
 
 
-@pytest.mark.xfail(strict=True, reason="two sweeps on one results file interleave")
 def test_a_results_file_in_use_by_another_sweep_is_refused(tmp_path):
     import fcntl
 
