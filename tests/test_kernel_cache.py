@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from dod_sim.kernels import drop_stale_cache
 
 
@@ -74,3 +76,20 @@ def test_a_caller_cached_against_a_cached_parallel_callee_loads_after_import(tmp
     assert run("print(parmod.outer(np.zeros(10)))").stdout.strip() == "10.0"
     out = run("import dod_sim\nprint(parmod.outer(np.zeros(10)))")
     assert out.returncode == 0 and out.stdout.strip() == "10.0", out.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="the stamp is written in place, through a symlink")
+def test_the_stamp_is_written_atomically_never_through_a_link(tmp_path):
+    src = tmp_path / "kernels"
+    cache = src / "__pycache__"
+    src.mkdir()
+    cache.mkdir()
+    (src / "a.py").write_text("A = 1\n")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's file\n")
+    (cache / ".dod_sim_kernel_sources").symlink_to(victim)
+    drop_stale_cache(str(src), str(cache))
+    assert victim.read_text() == "someone else's file\n"
+    stamp = cache / ".dod_sim_kernel_sources"
+    assert not stamp.is_symlink() and len(stamp.read_text()) == 64
+    assert [p.name for p in cache.iterdir() if p.name.endswith(".tmp")] == []
