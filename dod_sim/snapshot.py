@@ -177,9 +177,17 @@ def _write_atomic(path: str, chunks) -> None:
 
 
 def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+    """The process umask, read without changing it (from /proc on Linux); elsewhere
+    0o022, the common default, rather than setting and restoring it, which races with
+    any thread creating a file meanwhile."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _fsync_dir(directory: str) -> None:

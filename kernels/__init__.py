@@ -7,6 +7,7 @@ their input and turn status codes into ``dod_sim.errors`` exceptions.
 
 import hashlib as _hashlib
 import os as _os
+import tempfile as _tempfile
 
 _FINGERPRINT = ".dod_sim_kernel_sources"
 
@@ -44,8 +45,16 @@ def drop_stale_cache(src_dir: str, cache_dir: str, depends=()) -> int:
             if name.endswith((".nbi", ".nbc")):
                 _os.remove(_os.path.join(cache_dir, name))
                 removed += 1
-        with open(stamp, "w") as fh:
-            fh.write(digest)
+        # a temporary file renamed over the stamp: never half-written, and a symlink
+        # planted at the stamp's name is replaced, not written through
+        fd, tmp = _tempfile.mkstemp(prefix=_FINGERPRINT + ".", suffix=".tmp", dir=cache_dir)
+        try:
+            with _os.fdopen(fd, "w") as fh:
+                fh.write(digest)
+            _os.replace(tmp, stamp)
+        except OSError:
+            _os.unlink(tmp)
+            raise
     except OSError:
         pass
     return removed

@@ -78,7 +78,6 @@ def test_a_caller_cached_against_a_cached_parallel_callee_loads_after_import(tmp
     assert out.returncode == 0 and out.stdout.strip() == "10.0", out.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="the stamp is written in place, through a symlink")
 def test_the_stamp_is_written_atomically_never_through_a_link(tmp_path):
     src = tmp_path / "kernels"
     cache = src / "__pycache__"

@@ -474,8 +474,6 @@ def test_arena_length_must_match_its_meta(saved, bad):
     assert "arena" in str(err) and err.field == "array arena_meta"
 
 
-@pytest.mark.xfail(strict=True, reason="saving sets and restores the process umask, a "
-                                       "race with threads creating files")
 def test_saving_never_changes_the_process_umask(tmp_path, monkeypatch):
     import stat
 
