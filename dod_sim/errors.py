@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "DodSimError",
     "ConfigError",
+    "CapacityError",
     "ArenaExhausted",
     "StaleHandle",
     "UnknownAgent",
@@ -75,6 +76,10 @@ class PoolClosed(PoolFull):
     code that caught the pool's refusals still does; retrying it is pointless."""
 
 
+class CapacityError(DodSimError, MemoryError):
+    """Births found no free row: a table's capacity is fixed when its world is built."""
+
+
 class KernelError(DodSimError, RuntimeError):
     """A kernel returned a status code that has no more specific error."""
 
@@ -86,7 +91,8 @@ def from_status(code: int, args, *, phase: str | None = None,
 
     args : the status array's entries after the code (int64; what the kernel recorded:
         for ARENA_EXHAUSTED requested, used and total bytes; for UNKNOWN_AGENT the id
-        and the row count; for STALE_HANDLE the offset, the handle's epoch and the
+        and the row count; for CAPACITY the births refused and the capacity; for
+        STALE_HANDLE the offset, the handle's epoch and the
         current one).
     """
     from .kernels import status as k
@@ -102,6 +108,11 @@ def from_status(code: int, args, *, phase: str | None = None,
         return StaleHandle(f"arena handle at offset {a[0]} of epoch {a[1]} is stale: the "
                            f"arena is at epoch {a[2]}{where}", field="epoch", value=a[1],
                            bound=a[2], phase=phase, tick=tick)
+    if code == k.CAPACITY:
+        return CapacityError(f"{a[0]} births were refused{where}: every one of the "
+                             f"{a[1]} rows (capacity={a[1]}) holds an agent; build the "
+                             f"world with a larger capacity", field="capacity",
+                             value=a[0], bound=a[1], phase=phase, tick=tick)
     if code == k.BAD_ARGUMENT:
         return ConfigError(f"a kernel refused its arguments{where}: {a[:3]}",
                            value=a[:3], phase=phase, tick=tick)

@@ -13,6 +13,7 @@ ARENA_EXHAUSTED = 1
 STALE_HANDLE = 2
 UNKNOWN_AGENT = 3
 BAD_ARGUMENT = 4
+CAPACITY = 5  # births refused: no free row in a table of fixed capacity
 
 NAMES = {
     OK: "OK",
@@ -20,4 +21,5 @@ NAMES = {
     STALE_HANDLE: "STALE_HANDLE",
     UNKNOWN_AGENT: "UNKNOWN_AGENT",
     BAD_ARGUMENT: "BAD_ARGUMENT",
+    CAPACITY: "CAPACITY",
 }

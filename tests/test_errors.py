@@ -11,6 +11,7 @@ from dod_sim.kernels import status
     (status.UNKNOWN_AGENT, errors.UnknownAgent, "agent", 64),
     (status.STALE_HANDLE, errors.StaleHandle, "epoch", 7),
     (status.BAD_ARGUMENT, errors.ConfigError, None, [64, 7, 1000]),
+    (status.CAPACITY, errors.CapacityError, "capacity", 64),
     (99, errors.KernelError, None, 99),
 ])
 def test_every_code_has_its_error(code, cls, field, value):
@@ -23,7 +24,7 @@ def test_every_code_has_its_error(code, cls, field, value):
 
 def test_every_named_code_but_ok_is_covered():
     covered = {status.ARENA_EXHAUSTED, status.UNKNOWN_AGENT, status.STALE_HANDLE,
-               status.BAD_ARGUMENT}
+               status.BAD_ARGUMENT, status.CAPACITY}
     assert set(status.NAMES) - {status.OK} == covered
 
 
