@@ -97,20 +97,22 @@ from numba import njit
 from . import pacing, runtime, snapshot
 from .errors import ConfigError, SnapshotError
 from .report import ModelReport
-from .schema import Array, InRange, Live, Schema, Table
+from .schema import Array, CountOf, Entry, FreeStack, InRange, Live, OneOf, Schema, Table, Where
 from .kernels import neighbours as _nb
+from .kernels import population as _pop
 from .kernels._jit import kernel as _kernel
 
-__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "Resource", "Model",
-           "ModelWorld", "CHUNK", "points_index", "grid_index", "IndexPoints", "IndexGrid",
+__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "alive_count", "alive_mean",
+           "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS", "points_index", "grid_index", "IndexPoints", "IndexGrid",
            "cache_dir", "params_class"]
 
 CHUNK = 1024  # rows per chunk of a generated per-row loop
+MAX_ROWS = 2**31 - 1  # rows of a table (a CellIndex holds rows as int32)
 # Stream bases of the keys the engine derives (rng.draw(row_key(seed, tick, row), base + k)).
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "5"
+_TEMPLATE_VERSION = "6"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -143,13 +145,21 @@ class Column:
 @dataclass(frozen=True)
 class Rows:
     """A per-row system (module docstring). ``order``: the name of a CellIndex resource
-    to visit rows in cell order (same result, better locality for neighbour queries)."""
+    to visit rows in cell order (same result, better locality for neighbour queries).
+
+    In a ``dynamic`` model it visits live rows only, and it may end agents and give
+    birth to new ones (:mod:`dod_sim.kernels.population`): writing the engine column
+    ``alive`` (return 0 for it to end the row's agent), and ``spawn``, the columns a
+    newborn takes from its parent: ``fn`` then returns its ``writes``, then a bool
+    (give birth), then one value per ``spawn`` column. Both apply at the sync point
+    after the system, in row order."""
 
     name: str
     fn: Any
     reads: tuple = ()
     writes: tuple = ()
     order: str | None = None
+    spawn: tuple = ()
 
     def __post_init__(self):
         _check_system(self)
@@ -188,6 +198,28 @@ def column_mean(n, p, a):
     return total / n
 
 
+@_kernel
+def alive_count(n, p, alive):
+    """The live agents of a dynamic model, float64: ``Stat(alive_count, reads=("alive",))``."""
+    m = 0
+    for i in range(n):
+        m += alive[i] == 1
+    return float(m)
+
+
+@_kernel
+def alive_mean(n, p, alive, a):
+    """The mean of a column over the live rows of a dynamic model, float64 (NaN when
+    none is alive): ``Stat(alive_mean, reads=("alive", "energy"))``."""
+    total = 0.0
+    m = 0
+    for i in range(n):
+        if alive[i] == 1:
+            total += a[i]
+            m += 1
+    return total / m if m else np.nan
+
+
 @dataclass(frozen=True)
 class Resource:
     """A non-row value: ``make(p, agents)`` (or ``make(p, agents, seed)``, for a
@@ -214,21 +246,27 @@ def _schema_of(model, store, parity, resources):
     ``resource.field`` (state for ``state=True`` resources, scratch otherwise)."""
     double = {name: j for j, name in enumerate(model.double)}
     single, others, arrays = [], [], {}
+    live = Where("alive") if model.dynamic else None  # a free row's values are not state
     for c in model.columns:
         a = store[c.name]
         arrays[c.name] = a
         if c.name in double:
             others.append(Array(c.name, a.dtype.name, (2, "rows"), doc=c.doc,
                                 checks=tuple(c.checks),
-                                saved=Live("parity", double[c.name])))
+                                saved=Live("parity", double[c.name]), digest=live))
         else:
-            single.append(Array(c.name, a.dtype.name, doc=c.doc, checks=tuple(c.checks)))
+            single.append(Array(c.name, a.dtype.name, doc=c.doc, checks=tuple(c.checks),
+                                digest=None if c.name == "alive" else live))
     others.append(Array("parity", "int64", (len(double),), doc="the current buffer of "
                         "each double-buffered column", checks=(InRange(0, 2),),
                         digest=False))
     arrays["parity"] = parity
     for r in model.resources:
         value = resources[r.name]
+        if r is _POPULATION:
+            others += _population_arrays(value)
+            arrays.update({f"population.{k}": getattr(value, k) for k in _POP_ARRAYS})
+            continue
         fields = (value._asdict().items() if isinstance(value, tuple) and hasattr(value, "_asdict")
                   else [(None, value)])
         for field, a in fields:
@@ -239,6 +277,26 @@ def _schema_of(model, store, parity, resources):
                                     doc=f"resource {r.name}"))
                 arrays[name] = a
     return Schema(model.name, (Table("agents", "rows", tuple(single)),), tuple(others)), arrays
+
+
+_POP_ARRAYS = ("free", "count", "want", "child", "chunk", "order")  # alive, id: columns
+
+
+def _population_arrays(pop) -> list:
+    """The schema of a Population's arrays besides its columns ``alive`` and ``id``."""
+    def scratch(name, doc):
+        a = getattr(pop, name)
+        return Array(f"population.{name}", a.dtype.name, a.shape, role="scratch", doc=doc)
+    return [
+        Array("population.free", "int64", ("rows",), doc="the free rows, a stack",
+              checks=(FreeStack("population.count", "alive", "rows"),)),
+        Array("population.count", "int64", (4,), doc="free rows, next id, births refused, "
+              "live rows", checks=(InRange(0, 2**62), Entry(_pop.LIVE, CountOf("alive")))),
+        scratch("want", "a per-row system's death and birth requests"),
+        scratch("child", "the row given to each parent's child"),
+        scratch("chunk", "deaths and births per chunk"),
+        scratch("order", "a shuffled activation order"),
+    ]
 
 
 def _check_name(field: str, name) -> None:
@@ -255,10 +313,10 @@ def _check_name(field: str, name) -> None:
 
 
 def _check_system(s) -> None:
-    """A system's name is an identifier; reads and writes are names (a string or an
-    iterable of strings), kept as tuples."""
+    """A system's name is an identifier; reads and writes (and a Rows' spawn) are names
+    (a string or an iterable of strings), kept as tuples."""
     _check_name("systems", s.name)
-    for part in ("reads", "writes"):
+    for part in ("reads", "writes") + (("spawn",) if hasattr(s, "spawn") else ()):
         v = getattr(s, part)
         names = (v,) if isinstance(v, str) else v
         try:
@@ -269,6 +327,21 @@ def _check_system(s) -> None:
             raise ConfigError(f"systems.{s.name}.{part}={v!r} must be a name or a tuple of "
                               f"names", field=f"systems.{s.name}.{part}", value=v)
         object.__setattr__(s, part, names)
+
+
+# The engine's part of a dynamic model: made by ModelWorld, not by ``make``.
+_ALIVE = Column("alive", "uint8", 0, doc="1: the row holds a live agent; 0: free",
+                checks=(OneOf((0, 1)),))
+_ID = Column("id", "int64", 0, doc="the agent's stable id (-1 in a free row)",
+             checks=(InRange(-1, 2**62),))
+ENGINE_COLUMNS = ("alive", "id")
+
+
+def _made_by_world(p, agents):
+    raise AssertionError("the population is made by ModelWorld")
+
+
+_POPULATION = Resource("population", _made_by_world, state=True)
 
 
 def _make_resource(make, p, agents, seed, columns):
@@ -305,25 +378,41 @@ class Model:
     stats : {name: Stat | fn(world) -> float}, the per-step model statistics: compiled
         (:class:`Stat`) or Python functions of the world, run between compiled steps
     check : optional fn(params, agents) that raises ConfigError for bad values
+    dynamic : agents are born and die (:mod:`dod_sim.kernels.population`). The world
+        then has ``capacity`` rows; the engine adds the columns ``alive`` (uint8, 1 for
+        a live row) and ``id`` (int64, stable across row reuse) and the resource
+        ``population`` (a :class:`~dod_sim.kernels.population.Population`), which a
+        Kernel writes to call ``kill`` and ``spawn``. Per-row loops visit live rows
+        only; statistics read ``alive`` to skip the others (:func:`alive_mean`).
     """
 
     def __init__(self, name: str, *, params=None, columns=(), systems=(), setup=(),
-                 resources=(), stats=None, check=None, doc=""):
+                 resources=(), stats=None, check=None, doc="", dynamic=False):
         self.name = name
         self.doc = doc
         self.params = dict(params or {})
-        self.columns = tuple(columns)
-        self.resources = tuple(resources)
+        self.dynamic = bool(dynamic)
+        for c in tuple(columns):
+            if self.dynamic and getattr(c, "name", None) in ENGINE_COLUMNS:
+                raise ConfigError(f"column {c.name!r} is the engine's in a dynamic model",
+                                  field="columns", value=c.name)
+        for r in tuple(resources):
+            if self.dynamic and getattr(r, "name", None) == "population":
+                raise ConfigError("resource 'population' is the engine's in a dynamic model",
+                                  field="resources", value="population")
+        self.columns = ((_ALIVE, _ID) if self.dynamic else ()) + tuple(columns)
+        self.resources = ((_POPULATION,) if self.dynamic else ()) + tuple(resources)
         self.systems = tuple(systems)
         self.setup = tuple(setup)
         self.stats = dict(stats or {})
         self.check = check
         self._module = None
         self._validate()
-        # A column read and written by one per-row system is double-buffered.
-        self.double = tuple(c.name for c in self.columns if any(
-            isinstance(s, Rows) and c.name in s.reads and c.name in s.writes
-            for s in self.setup + self.systems))
+        # A column read and written by one per-row system is double-buffered (not
+        # alive: a per-row system's write to it is a request, applied after the system).
+        self.double = tuple(c.name for c in self.columns
+                            if not (self.dynamic and c.name in ENGINE_COLUMNS) and any(isinstance(s, Rows) and c.name in s.reads
+                                    and c.name in s.writes for s in self.setup + self.systems))
 
     def _validate(self):
         seen = set()
@@ -363,8 +452,23 @@ class Model:
                 if n not in cols and n not in res:
                     raise ConfigError(f"{field} uses {n!r}, which is not a column or resource",
                                       field=field, value=n)
+            if self.dynamic and "id" in writes or (isinstance(s, Kernel) and self.dynamic
+                                                    and "alive" in writes):
+                raise ConfigError(f"{field} writes the engine's column "
+                                  f"{'id' if 'id' in writes else 'alive'}: a Kernel ends and "
+                                  f"adds agents through the 'population' resource",
+                                  field=f"{field}.writes", value=writes)
             if isinstance(s, Rows):
-                if not writes:
+                spawn = _names(f"{field}.spawn", s.spawn)
+                if spawn and not self.dynamic:
+                    raise ConfigError(f"{field} spawns agents in a model that is not dynamic "
+                                      f"(Model(..., dynamic=True))", field=f"{field}.spawn",
+                                      value=spawn)
+                for n in spawn:
+                    if n not in cols or n in ENGINE_COLUMNS:
+                        raise ConfigError(f"{field}.spawn names {n!r}, which is not a column "
+                                          f"of the model's own", field=f"{field}.spawn", value=n)
+                if not writes and not spawn:
                     raise ConfigError(f"{field} writes nothing", field=f"{field}.writes")
                 for n in writes:
                     if n not in cols:
@@ -383,6 +487,10 @@ class Model:
             if isinstance(st, Stat):
                 if not _is_numba(st.fn):
                     raise ConfigError(f"{field}.fn must be a Numba-compiled function",
+                                      field=f"{field}.fn", value=st.fn)
+                if self.dynamic and st.fn is column_mean:
+                    raise ConfigError(f"{field}: column_mean counts free rows in a dynamic "
+                                      f"model; use alive_mean with reads=('alive', ...)",
                                       field=f"{field}.fn", value=st.fn)
                 for n in _names(f"{field}.reads", st.reads):
                     if n not in cols and n not in res:
@@ -478,6 +586,10 @@ class _Plan:
             self.args.append(("b_" if c.name in model.double else "c_") + c.name)
         for r in model.resources:
             self.args.append("r_" + r.name)
+        # a newborn's values from its parent, per spawned column: scratch, one per row
+        self.spawned = tuple(dict.fromkeys(n for s in model.setup + model.systems
+                                           if isinstance(s, Rows) for n in s.spawn))
+        self.args += [f"s_{n}" for n in self.spawned]
         self.par = {name: k for k, name in enumerate(model.double)}
 
     def fn(self, f, per_row=False) -> str:
@@ -498,28 +610,76 @@ class _Plan:
 
 
 def _rows_driver(plan, s, k, stream) -> list:
-    reads, writes = _names("", s.reads), _names("", s.writes)
+    reads, writes, spawn = _names("", s.reads), _names("", s.writes), _names("", s.spawn)
+    dynamic = plan.model.dynamic
     rargs = [f"a{j}" for j in range(len(reads))]
     wargs = [f"o{j}" for j in range(len(writes))]
-    head = ["seed", "tick", "n", "p"] + (["order"] if s.order else []) + rargs + wargs
+    sargs = [f"b{j}" for j in range(len(spawn))]
+    head = (["seed", "tick", "n", "p"] + (["order"] if s.order else [])
+            + (["pop"] if dynamic else []) + rargs + wargs + sargs)
     # rows hoisted out of the prange: see numba#7135 in dod_sim.kernels.neighbours.
     row = "np.int64(rows[q])" if s.order else "q"
     call = f"{plan.fn(s.fn, per_row=True)}(i, key, p{''.join(', ' + a for a in rargs)})"
     lines = [
-        f"# system {s.name}: reads {reads}, writes {writes}",
+        f"# system {s.name}: reads {reads}, writes {writes}, spawns {spawn}",
         "@kernel(parallel=True)",
         f"def _rows{k}({', '.join(head)}):",
-    ] + (["    rows = order.rows"] if s.order else []) + [
+    ] + (["    rows = order.rows"] if s.order else []) + (
+        ["    live = pop.alive", "    want = pop.want"] if dynamic else []) + [
         "    for c in prange((n + CHUNK - 1) // CHUNK):",
         "        for q in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
         f"            i = {row}",
+    ] + (["            if live[i] != ALIVE:", "                continue"] if dynamic else []) + [
         f"            key = draw(row_key(seed, tick, i), {stream})",
         f"            v = {call}",
     ]
-    if len(wargs) == 1:
-        lines.append(f"            {wargs[0]}[i] = v")
-    else:
-        lines += [f"            {w}[i] = v[{j}]" for j, w in enumerate(wargs)]
+    outs = len(writes) + (1 + len(spawn) if spawn else 0)
+    value = (lambda j: "v") if outs == 1 else (lambda j: f"v[{j}]")
+    for j, (name, w) in enumerate(zip(writes, wargs)):
+        if dynamic and name == "alive":  # a request: the row's agent ends at the sync point
+            lines += [f"            if not {value(j)}:", "                want[i] |= DIES"]
+        else:
+            lines.append(f"            {w}[i] = {value(j)}")
+    if spawn:
+        lines += [f"            if {value(len(writes))}:", "                want[i] |= GIVES_BIRTH"]
+        lines += [f"                {b}[i] = {value(len(writes) + 1 + j)}"
+                  for j, b in enumerate(sargs)]
+    return lines + [""]
+
+
+def _literal(value, dtype) -> str:
+    """``value`` as source for a constant of ``dtype`` (NaN and infinities included)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return repr(bool(value))
+    if dtype.kind in "iu":
+        return repr(int(value))
+    v = float(value)
+    return repr(v) if np.isfinite(v) else ("np.nan" if v != v else ("np.inf" if v > 0 else "-np.inf"))
+
+
+def _born_driver(plan, s, k) -> list:
+    """The copy of newborns' values after system ``s``'s sync point: spawned columns
+    from the parent's request, the others their scalar ``init`` (0 for an array or a
+    function)."""
+    spawn = _names("", s.spawn)
+    cols = [c for c in plan.model.columns if c.name not in ENGINE_COLUMNS]
+    dst = [f"d{j}" for j in range(len(cols))]
+    lines = [
+        "@kernel(parallel=True)",
+        f"def _born{k}(n, pop, {', '.join(dst + [f's{j}' for j in range(len(spawn))])}):",
+        "    child = pop.child",
+        "    for c in prange((n + CHUNK - 1) // CHUNK):",
+        "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
+        "            r = child[i]",
+        "            if r >= 0:",
+    ]
+    for c, d in zip(cols, dst):
+        if c.name in spawn:
+            lines.append(f"                {d}[r] = s{spawn.index(c.name)}[i]")
+        else:
+            init = c.init if not _is_numba(c.init) and np.ndim(c.init) == 0 else 0
+            lines.append(f"                {d}[r] = {_literal(init, c.dtype)}")
     return lines + [""]
 
 
@@ -536,13 +696,26 @@ def _schedule(plan, systems, fname, first) -> tuple[list, list]:
             flips = [n for n in writes if n in reads and n in plan.par]
             args = [plan.current(n) for n in reads]
             args += [f"b_{n}[1 - q_{n}]" if n in flips else plan.current(n) for n in writes]
+            args += [f"s_{n}" for n in s.spawn]
             order = [plan.current(s.order)] if s.order else []
-            body.append(f"    _rows{k}(seed, tick, n, p, {', '.join(order + args)})")
+            pop = ["r_population"] if plan.model.dynamic else []
+            body.append(f"    _rows{k}(seed, tick, n, p, {', '.join(order + pop + args)})")
             body += [f"    q_{n} = 1 - q_{n}" for n in flips]
+            if s.spawn:
+                drivers += _born_driver(plan, s, k)
+                dst = [plan.current(c.name) for c in plan.model.columns
+                       if c.name not in ENGINE_COLUMNS]
+                body += ["    if settle(r_population, n):",
+                         f"        _born{k}(n, r_population, "
+                         f"{', '.join(dst + [f's_{n}' for n in s.spawn])})"]
+            elif plan.model.dynamic and "alive" in writes:
+                body.append("    settle(r_population, n)")
         else:
             arrays = [plan.current(n) for n in reads + tuple(w for w in writes if w not in reads)]
             body.append(f"    {plan.fn(s.fn)}(draw(row_key(seed, tick, 0), KERNEL_STREAM + {k}), "
                         f"n, p{''.join(', ' + a for a in arrays)})")
+            if plan.model.dynamic and "population" in writes:
+                body.append("    settle(r_population, n)")
     for name in plan.model.double:
         body.append(f"    par[{plan.par[name]}] = q_{name}")
     head = f"def {fname}(seed, tick, n, p, par, {', '.join(plan.args)}):"
@@ -561,6 +734,7 @@ def _source(model: Model) -> tuple[str, list, list]:
         "from dod_sim.kernels._jit import kernel",
         "from dod_sim.kernels.clock import cycles",
         "from dod_sim.kernels.rng import draw, row_key",
+        "from dod_sim.kernels.population import ALIVE, DIES, GIVES_BIRTH, REFUSED, settle",
         "",
         f"CHUNK = {CHUNK}",
         f"INIT_STREAM = {INIT_STREAM}",
@@ -601,9 +775,18 @@ def _source(model: Model) -> tuple[str, list, list]:
             body.append(f"    row[{j}] = {plan.fn(st.fn)}(n, p{''.join(', ' + a for a in reads)})"
                         f"  # {k}")
         body.append("")
+    # Agent data: a buffer per column, (samples, rows); a column not collected gets
+    # one of shape (0, rows).
+    adata = [f"ad_{c.name}" for c in model.columns]
+    body += ["@kernel", f"def _collect(s, par, {args}, {', '.join(adata)}):"]
+    body += [f"    q_{name} = par[{plan.par[name]}]" for name in model.double]
+    for c, a in zip(model.columns, adata):
+        body += [f"    if {a}.shape[0]:", f"        {a}[s, :] = {plan.current(c.name)}"]
+    body.append("")
     body += [
         "@kernel",
-        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, cyc, {args}):",
+        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, cyc, until, every, "
+        f"sample, {args}, {', '.join(adata)}):",
         "    prev = cycles()",
         "    for t in range(t0, t0 + steps):",
         f"        _tick(seed, t, n, p, par, {args})",
@@ -611,9 +794,19 @@ def _source(model: Model) -> tuple[str, list, list]:
         "        if with_stats:",
         f"            _stats(n, p, par, out[t - t0], {args})",
     ] if compiled else []) + [
+        "        if every and (t + 1) % every == 0:",
+        f"            _collect(sample[0], par, {args}, {', '.join(adata)})",
+        "            sample[0] += 1",
         "        now = cycles()",
         "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
         "        prev = now",
+    ] + ([
+        "        if r_population.count[REFUSED]:  # capacity: stop after this tick",
+        "            return t - t0 + 1",
+    ] if model.dynamic else []) + [
+        "        if until >= 0 and out[t - t0, until] != 0:",
+        "            return t - t0 + 1",
+        "    return steps",
     ]
     # a function's module and qualname are any strings: written as one escaped literal
     out += [f"_f{k} = None  # injected: "
@@ -774,6 +967,87 @@ def IndexGrid(index: str, x: str = "x", y: str = "y", name: str | None = None) -
 # ---- a run ---------------------------------------------------------------------------------
 
 
+class Collected(NamedTuple):
+    """What :meth:`ModelWorld.collect` returns: the model table (``step`` and the
+    statistics) and the agent table (``step``, ``id`` and the collected columns), as
+    pandas DataFrames or dicts of numpy arrays."""
+
+    model: Any
+    agents: Any
+
+
+def _has_pandas() -> bool:
+    return importlib.util.find_spec("pandas") is not None
+
+
+_NO_SAMPLE = np.zeros(1, np.int64)  # run_ticks' sample counter when nothing is collected
+
+
+class _Collector:
+    """Agent data of one :meth:`ModelWorld.collect`: per batch of ticks, fresh buffers
+    of ``(samples, rows)`` per collected column (``alive`` and ``id`` too in a dynamic
+    model) that the compiled loop fills; after the batch, the live rows' values in
+    tidy form. A batch holds at most ``BUDGET`` bytes of samples."""
+
+    BUDGET = 64 << 20
+
+    def __init__(self, world, names, every):
+        self.world, self.names, self.every = world, names, every
+        model = world.model
+        self.want = set(names) | (set(ENGINE_COLUMNS) if model.dynamic else set())
+        per_sample = world.rows * sum(np.dtype(c.dtype).itemsize for c in model.columns
+                                      if c.name in self.want)
+        self.slots = max(1, self.BUDGET // max(1, per_sample))
+        self.max_ticks = self.slots * every
+        self.sample = np.zeros(1, np.int64)
+        self.parts = []
+        self._fresh()
+
+    def _fresh(self):
+        self.last = self.world.tick
+        self.buffers = tuple(np.empty((self.slots, self.world.rows), np.dtype(c.dtype))
+                             if c.name in self.want else self.world._no_data[j]
+                             for j, c in enumerate(self.world.model.columns))
+
+    def _part(self, steps, values: dict):
+        """Append the samples ``values`` ({column: (m, rows)}) taken at ``steps``."""
+        m, rows = len(steps), self.world.rows
+        if self.world.model.dynamic:
+            live = values["alive"] == 1
+            part = {"step": np.repeat(steps, live.sum(axis=1)), "id": values["id"][live]}
+            part.update({k: values[k][live] for k in self.names})
+        else:
+            part = {"step": np.repeat(steps, rows), "id": np.tile(np.arange(rows), m)}
+            part.update({k: values[k].reshape(-1) for k in self.names})
+        self.parts.append(part)
+
+    def sample_now(self):
+        """The current state, as the first sample."""
+        cols = self.world.columns
+        self._part(np.array([self.world.tick], np.int64),
+                   {k: cols[k][None, :].copy() for k in self.want})
+
+    def take(self):
+        """Convert the samples the compiled loop took since the last call."""
+        m = int(self.sample[0])
+        t0, t1 = self.last, self.world.tick
+        steps = np.arange((t0 // self.every + 1) * self.every, t1 + 1, self.every,
+                          dtype=np.int64)
+        assert len(steps) == m, (len(steps), m)
+        if m:
+            names = [c.name for c in self.world.model.columns]
+            self._part(steps, {k: self.buffers[names.index(k)][:m] for k in self.want})
+            self._fresh()
+        self.last = t1
+        self.sample[0] = 0
+
+    def table(self) -> dict:
+        keys = ["step", "id", *self.names]
+        if len(self.parts) == 1:
+            return {k: np.ascontiguousarray(self.parts[0][k]) for k in keys}
+        return {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
+
+
 class ModelWorld:
     """``agents`` rows of ``model`` with a seed, a thread count and parameter values.
 
@@ -787,16 +1061,33 @@ class ModelWorld:
     """
 
     def __init__(self, model: Model, agents: int, *, seed: int = 0, threads: int | None = None,
-                 **params):
+                 capacity: int | None = None, **params):
         if isinstance(agents, bool) or not isinstance(agents, (int, np.integer)) or agents < 1:
             raise ConfigError(f"agents={agents!r} must be an integer >= 1", field="agents",
                               value=agents, bound=1)
+        if capacity is not None and not model.dynamic:
+            raise ConfigError(f"capacity={capacity!r} is for a dynamic model; model "
+                              f"{model.name!r} has a fixed population", field="capacity",
+                              value=capacity)
+        if model.dynamic:
+            capacity = 2 * int(agents) if capacity is None else capacity
+            if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) \
+                    or not agents <= capacity <= MAX_ROWS:
+                raise ConfigError(f"capacity={capacity!r} must be an integer in [agents="
+                                  f"{agents}, {MAX_ROWS}]", field="capacity", value=capacity,
+                                  bound=(int(agents), MAX_ROWS))
+        elif agents > MAX_ROWS:
+            raise ConfigError(f"agents={agents!r} must be at most {MAX_ROWS}", field="agents",
+                              value=agents, bound=MAX_ROWS)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
                 or not 0 <= seed <= 2**63 - 1:
             raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**63 - 1]",
                               field="seed", value=seed, bound=(0, 2**63 - 1))
         self.model = model
+        #: Agents at the start (the live count of a dynamic model is :attr:`live`).
         self.agents = int(agents)
+        #: Rows of the table: ``agents``, or the capacity of a dynamic model.
+        self.rows = int(capacity) if model.dynamic else self.agents
         self.seed = int(seed)
         cores = runtime.default_threads()
         if threads is not None:
@@ -820,14 +1111,18 @@ class ModelWorld:
             model.check(self.params, self.agents)
         self._mod = model.module()
         self._store = {}
-        n = self.agents
+        n = self.rows
         for c in model.columns:
             shape = (2, n) if c.name in model.double else (n,)
             self._store[c.name] = np.zeros(shape, np.dtype(c.dtype))
         single = {c.name: buf for c in model.columns
                   if (buf := self._store[c.name]).ndim == 1}
-        self._res = {r.name: _make_resource(r.make, self.params, n, self.seed, single)
+        self._res = {r.name: _pop.population(single["alive"], single["id"], self.agents)
+                     if r is _POPULATION else _make_resource(r.make, self.params, n, self.seed,
+                                                             single)
                      for r in model.resources}
+        plan = _Plan(model)
+        self._spawned = {name: np.zeros(n, self._store[name].dtype) for name in plan.spawned}
         for s in model.systems + model.setup:
             if isinstance(s, Rows) and s.order and not isinstance(self._res[s.order],
                                                                   _nb.CellIndex):
@@ -835,10 +1130,11 @@ class ModelWorld:
                                   field=f"systems.{s.name}.order", value=s.order)
         self._par = np.zeros(len(model.double), np.int64)
         self._args = tuple(self._store[c.name] for c in model.columns) + tuple(
-            self._res[r.name] for r in model.resources)
+            self._res[r.name] for r in model.resources) + tuple(self._spawned.values())
         self.schema, self._arrays = _schema_of(model, self._store, self._par, self._res)
         #: The sizes the schema's shapes and bounds name: rows and every parameter.
         self.sizes = {"rows": n, **self.params._asdict()}
+        self._no_data = tuple(np.zeros((0, n), np.dtype(c.dtype)) for c in model.columns)
         self._tick = 0
         self._columns = None
         t = time.perf_counter()
@@ -847,10 +1143,12 @@ class ModelWorld:
             self._mod.run_setup(self.seed, n, self.params, self._par, *self._args)
         self.setup_seconds = time.perf_counter() - t
         self._check_resources()
+        self._check_capacity()
         if threads is None and cores > 1 and CHUNK < agents <= pacing.PROBE_MAX_AGENTS:
             self.threads, self.threads_choice = pacing.model_threads(
-                lambda k: type(self)(model, agents, seed=seed, threads=k, **params),
-                self.agents, cores, key=self._mod.__name__)
+                lambda k: type(self)(model, agents, seed=seed, threads=k, capacity=capacity,
+                                     **params),
+                self.rows, cores, key=self._mod.__name__)
 
     def _params(self, given):
         values = dict(self.model.params)
@@ -874,11 +1172,13 @@ class ModelWorld:
         return params_class({k: _py_type(v) for k, v in self.model.params.items()})
 
     def _init_columns(self):
-        n = self.agents
+        n = self.agents  # a dynamic model's free rows keep zeros
         computed = []
         for c in self.model.columns:
+            if self.model.dynamic and c.name in ENGINE_COLUMNS:
+                continue  # set by the population
             buf = self._store[c.name]
-            cur = buf[0] if buf.ndim == 2 else buf
+            cur = (buf[0] if buf.ndim == 2 else buf)[:n]
             if _is_numba(c.init):
                 computed.append(cur)
             else:
@@ -905,7 +1205,8 @@ class ModelWorld:
         self.run(1, stats=False)
 
     def run(self, steps: int, *, stats: bool = True, progress: Callable | None = None,
-            progress_every: int | None = None, stop=None, tick_ms: float = 0.0) -> dict:
+            progress_every: int | None = None, stop=None, tick_ms: float = 0.0,
+            until=None) -> dict:
         """Run ``steps`` ticks and return the per-step model statistics as columns:
         ``{"step": int64[done], name: float64[done] for each of model.stats}``, each
         row taken after its tick. Compiled statistics (:class:`Stat`) are computed inside
@@ -921,8 +1222,66 @@ class ModelWorld:
             ends after the batch in progress and the table covers the ticks done.
         tick_ms : pace one tick per period (0: as fast as possible); a paced run calls
             one tick at a time, sleeping until each is due.
-        Without progress, stop or pacing the run is one compiled call.
+        until : end the run after the first tick at which this holds (Mesa's ``running``
+            turned around): the name of a compiled statistic (:class:`Stat`), checked
+            inside the compiled loop, true when non-zero; or ``fn(world) -> bool``, run
+            between ticks (one compiled call per tick).
+        Without progress, stop, pacing or a Python ``until`` the run is one compiled call.
+
+        A dynamic model whose births find no free row ends the run after that tick and
+        raises :class:`~dod_sim.errors.CapacityError` (the state is the tick's, less the
+        refused births).
         """
+        return self._advance(steps, stats, progress, progress_every, stop, tick_ms, until,
+                             None)[0]
+
+    def collect(self, steps: int, *, adata=(), every: int = 1, until=None,
+                progress: Callable | None = None, stop=None, frame: bool | None = None):
+        """Run ``steps`` ticks collecting data, as Agents.jl's ``run!`` and Mesa's
+        ``DataCollector`` do, and return :class:`Collected` ``(model, agents)``:
+
+        * ``model``: the model statistics at the start (step = :attr:`tick`) and after
+          every tick: columns ``step`` and one per statistic;
+        * ``agents``: the columns ``adata`` (names of model columns) of every live agent
+          at the start and after every tick whose step is a multiple of ``every``, in
+          tidy form: columns ``step``, ``id`` (the row in a model of fixed population,
+          the stable id in a dynamic one) and one per name, rows by step then id order
+          of rows.
+
+        The agent columns are copied inside the compiled loop into preallocated
+        buffers (at most about 64 MiB; larger runs are cut into batches, converted
+        between them), so collecting adds no Python per tick. ``frame``: return pandas
+        DataFrames (default: when pandas is installed), else dicts of numpy arrays.
+        ``until``, ``progress`` and ``stop`` are :meth:`run`'s.
+        """
+        names = (adata,) if isinstance(adata, str) else tuple(adata)
+        columns = [c.name for c in self.model.columns]
+        for name in names:
+            if name not in columns:
+                raise ConfigError(f"adata names {name!r}, which is not a column of model "
+                                  f"{self.model.name!r} (columns: {columns})",
+                                  field="adata", value=name)
+        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
+            raise ConfigError(f"every={every!r} must be an integer >= 1", field="every",
+                              value=every, bound=1)
+        if frame is None:
+            frame = _has_pandas()
+        start = self._tick
+        first = {"step": np.array([start], np.int64)}
+        first.update({k: np.array([v]) for k, v in self.stats().items()})
+        collector = _Collector(self, names, int(every))
+        collector.sample_now()
+        table, _ = self._advance(steps, True, progress, None, stop, 0.0, until, collector)
+        model_table = {k: np.concatenate([first[k], table[k]]) for k in table}
+        agents = collector.table()
+        if frame:
+            import pandas as pd
+            return Collected(pd.DataFrame(model_table), pd.DataFrame(agents))
+        return Collected(model_table, agents)
+
+    def _advance(self, steps, stats, progress, progress_every, stop, tick_ms, until,
+                 collector):
+        """The run loop of :meth:`run` and :meth:`collect`: (table, ticks done)."""
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
             raise ConfigError(f"steps={steps!r} must be a non-negative integer",
                               field="steps", value=steps)
@@ -944,47 +1303,98 @@ class ModelWorld:
         if stop is not None and not callable(getattr(stop, "is_set", None)):
             raise ConfigError("stop must be a threading.Event (or have is_set())",
                               field="stop", value=stop)
-        compiled, python = self._stat_names() if stats else ([], [])
+        compiled, python = self._stat_names() if stats or until is not None else ([], [])
+        until_col, until_fn = -1, None
+        if isinstance(until, str):
+            if until not in compiled:
+                raise ConfigError(f"until={until!r} must name a compiled statistic (Stat) "
+                                  f"of model {self.model.name!r} (compiled: {compiled}), or "
+                                  f"be a function of the world", field="until", value=until)
+            until_col = compiled.index(until)
+        elif until is not None:
+            if not callable(until):
+                raise ConfigError(f"until={until!r} must be a statistic's name or a function "
+                                  f"of the world", field="until", value=until)
+            until_fn = until
         first = self._tick
         out = np.empty((steps, len(compiled)), np.float64)
         cyc = np.zeros(steps, np.int64)
         pys = {k: np.empty(steps, np.float64) for k in python}
-        seed, n, p, par, args = self.seed, self.agents, self.params, self._par, self._args
+        seed, n, p, par, args = self.seed, self.rows, self.params, self._par, self._args
         period = int(tick_ms * 1e6)
+        one_by_one = bool(python) or bool(period) or until_fn is not None
+        if collector is not None:
+            every, sample = collector.every, collector.sample
+            progress_every = min(progress_every, collector.max_ticks)
+        else:
+            every, sample = 0, _NO_SAMPLE
+        pop = self._res.get("population") if self.model.dynamic else None
+        if pop is not None:
+            pop.count[_pop.REFUSED] = 0
         done = 0
+        ended = False
         nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
         with runtime.threads(self.threads):
-            while done < steps and not (stop is not None and stop.is_set()):
+            while done < steps and not ended and not (stop is not None and stop.is_set()):
                 if period:
                     due = wall0 + done * period
                     now = time.perf_counter_ns()
                     if due > now:
                         time.sleep((due - now) / 1e9)
-                size = 1 if python or period else min(progress_every, steps - done)
-                self._mod.run_ticks(seed, self._tick, size, n, p, par, out[done:done + size],
-                                    bool(compiled), cyc[done:done + size], *args)
-                self._tick += size
-                done += size
+                size = 1 if one_by_one else min(progress_every, steps - done)
+                ran = self._mod.run_ticks(seed, self._tick, size, n, p, par,
+                                          out[done:done + size], bool(compiled),
+                                          cyc[done:done + size], until_col, every, sample,
+                                          *args, *(collector.buffers if collector is not None
+                                                   else self._no_data))
+                ended = ran < size
+                self._tick += ran
+                done += ran
                 self._columns = None
+                if collector is not None:
+                    collector.take()
                 self._check_resources()
                 for name in python:
                     pys[name][done - 1] = self.model.stats[name](self)
-                if progress is not None and (done % progress_every == 0 or done == steps):
+                if until_fn is not None and until_fn(self):
+                    ended = True
+                if pop is not None and pop.count[_pop.REFUSED]:
+                    ended = True
+                if progress is not None and (done % progress_every == 0 or done == steps
+                                             or ended):
                     progress(done, steps)
         wall, cpu = time.perf_counter_ns() - wall0, time.process_time_ns() - cpu0
         self._columns = None
         self.last_report = ModelReport(
-            model=self.model.name, agents=self.agents, threads=self.threads,
+            model=self.model.name, agents=self.rows, threads=self.threads,
             tick_ns=(cyc[:done] / runtime.cycles_per_ns()).astype(np.int64), wall_ns=wall,
             cpu_ns=cpu, period_ns=period, nrt_allocations=runtime.nrt_allocations() - nrt0,
             provenance=runtime.provenance(
                 None, self.threads, seed=self.seed,
                 config_digest=snapshot.config_digest(self._snapshot_config())),
             threads_choice=dict(self.threads_choice))
+        self._check_capacity()
         table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
         table.update({k: v[:done] for k, v in pys.items()})
         table.update({k: out[:done, j].copy() for j, k in enumerate(compiled)})
-        return {k: table[k] for k in ["step"] + [k for k in self.model.stats if k in table]}
+        keep = self.model.stats if stats or collector is not None else {}
+        return {k: table[k] for k in ["step"] + [k for k in keep if k in table]}, done
+
+    def _check_capacity(self) -> None:
+        """CapacityError when births were refused since the run began (dynamic models)."""
+        pop = self._res.get("population") if self.model.dynamic else None
+        if pop is not None and pop.count[_pop.REFUSED]:
+            from .errors import from_status
+            from .kernels import status
+            raise from_status(status.CAPACITY, [pop.count[_pop.REFUSED], self.rows],
+                              tick=self._tick)
+
+    @property
+    def live(self) -> int:
+        """Live agents: ``agents`` for a model of fixed population."""
+        if not self.model.dynamic:
+            return self.agents
+        return int(self._res["population"].count[_pop.LIVE])
 
     def _check_resources(self) -> None:
         """Raise what the resources' checks find (see :class:`Resource`)."""
@@ -1004,7 +1414,7 @@ class ModelWorld:
         if compiled:
             row = np.empty(len(compiled), np.float64)
             with runtime.threads(self.threads):
-                self._mod._stats(self.agents, self.params, self._par, row, *self._args)
+                self._mod._stats(self.rows, self.params, self._par, row, *self._args)
             values.update(zip(compiled, row.tolist()))
         values.update({k: float(self.model.stats[k](self)) for k in python})
         return {k: values[k] for k in self.model.stats}
@@ -1013,7 +1423,8 @@ class ModelWorld:
 
     @property
     def columns(self) -> MappingProxyType:
-        """Read-only views (no copy) of every column's current buffer, length agents."""
+        """Read-only views (no copy) of every column's current buffer, length
+        :attr:`rows` (a dynamic model's free rows too: ``alive`` says which are live)."""
         if self._columns is None:
             views = {}
             for c in self.model.columns:
@@ -1042,8 +1453,11 @@ class ModelWorld:
     SNAPSHOT_KIND = "model"
 
     def _snapshot_config(self) -> dict:
-        return {"model": self.model.name, "agents": self.agents, "seed": self.seed,
-                "params": self.params._asdict()}
+        config = {"model": self.model.name, "agents": self.agents, "seed": self.seed,
+                  "params": self.params._asdict()}
+        if self.model.dynamic:
+            config["capacity"] = self.rows
+        return config
 
     def _restored_tick(self, tick: int) -> None:
         self._tick = int(tick)
@@ -1066,8 +1480,9 @@ class ModelWorld:
                                     f"{model.name!r}", field="config",
                                     value=config.get("model"), bound=model.name)
             try:
+                extra = {"capacity": config["capacity"]} if model.dynamic else {}
                 return cls(model, config["agents"], seed=config["seed"],
-                           threads=threads, **config["params"])
+                           threads=threads, **extra, **config["params"])
             except (KeyError, TypeError, ConfigError) as e:
                 raise SnapshotError(f"snapshot config is invalid for model {model.name!r}: "
                                     f"{e}", field="config") from e
@@ -1077,5 +1492,5 @@ class ModelWorld:
         return world
 
     def __repr__(self):
-        return (f"ModelWorld({self.model.name!r}, agents={self.agents}, seed={self.seed}, "
+        return (f"ModelWorld({self.model.name!r}, agents={self.live}, seed={self.seed}, "
                 f"tick={self._tick}, threads={self.threads})")
