@@ -12,6 +12,8 @@
 * ``bench_parts``   -- the tile, delivery and arena phases on their own.
 * ``bench_models``  -- the reference models (wealth, Schelling, boids) by size and thread
   count, and the ratio to Mesa's own examples at 1,000 agents (skipped in quick mode).
+* ``bench_framework`` -- births and deaths at 5 % a tick, and data collection, against
+  the same model without them.
 
 Quick mode: with ``DOD_SIM_ASV_QUICK`` set (to anything but ``""``/``0``), worlds of
 300,000 agents and more and the cold compile are skipped, the message workloads use

@@ -6,7 +6,7 @@
                 [--ticks N] [--threads N] [--seed N] [--snapshot PATH] [--json]
     dod-sim warmup [--jobs N] [--skip UNIT ...]
     dod-sim cache clear|info
-    dod-sim bench [tick|auth|models] [--quick] [--json]
+    dod-sim bench [tick|auth|models|framework] [--quick] [--json]
     dod-sim soak [--agents N] [--ticks N] [--json]
     dod-sim sweep GRID.toml [--ticks N] [--jobs N] [--out PATH] [--resume] [--json]
 
@@ -121,7 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("clear", "info"))
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("suite", nargs="?", choices=("tick", "auth", "models"), default="tick",
+    bench.add_argument("suite", nargs="?", choices=("tick", "auth", "models", "framework"),
+                       default="tick",
                        help="tick (default): the seed table, scaling, burst and machine "
                             "limits; auth: MAC throughput vs hashlib; models: Boltzmann "
                             "wealth, Schelling and boids vs Mesa's own examples")
@@ -488,6 +489,13 @@ def _cmd_bench(args) -> int:
         progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
         result = models_benchmark(quick=args.quick, progress=progress)
         print(jsonio.dumps(result, indent=2) if args.json else format_models(result))
+        return 0
+    if args.suite == "framework":
+        from .bench_framework import format_framework, framework_benchmark
+
+        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
+        result = framework_benchmark(quick=args.quick, progress=progress)
+        print(jsonio.dumps(result, indent=2) if args.json else format_framework(result))
         return 0
     from .bench_tick import format_tick, tick_benchmark
 

@@ -106,13 +106,13 @@ __all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "alive_count", "al
            "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS", "points_index", "grid_index", "IndexPoints", "IndexGrid",
            "cache_dir", "params_class"]
 
-CHUNK = 1024  # rows per chunk of a generated per-row loop
+CHUNK = _pop.CHUNK  # rows per chunk of a generated per-row loop (1024)
 MAX_ROWS = 2**31 - 1  # rows of a table (a CellIndex holds rows as int32)
 # Stream bases of the keys the engine derives (rng.draw(row_key(seed, tick, row), base + k)).
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "6"
+_TEMPLATE_VERSION = "10"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -279,7 +279,7 @@ def _schema_of(model, store, parity, resources):
     return Schema(model.name, (Table("agents", "rows", tuple(single)),), tuple(others)), arrays
 
 
-_POP_ARRAYS = ("free", "count", "want", "child", "chunk", "order")  # alive, id: columns
+_POP_ARRAYS = ("free", "count", "want", "births", "deaths", "order")  # alive, id: columns
 
 
 def _population_arrays(pop) -> list:
@@ -292,9 +292,9 @@ def _population_arrays(pop) -> list:
               checks=(FreeStack("population.count", "alive", "rows"),)),
         Array("population.count", "int64", (4,), doc="free rows, next id, births refused, "
               "live rows", checks=(InRange(0, 2**62), Entry(_pop.LIVE, CountOf("alive")))),
-        scratch("want", "a per-row system's death and birth requests"),
-        scratch("child", "the row given to each parent's child"),
-        scratch("chunk", "deaths and births per chunk"),
+        scratch("want", "deaths asked for in the running system"),
+        scratch("births", "births asked for per chunk of a per-row loop"),
+        scratch("deaths", "deaths per chunk"),
         scratch("order", "a shuffled activation order"),
     ]
 
@@ -625,8 +625,10 @@ def _rows_driver(plan, s, k, stream) -> list:
         "@kernel(parallel=True)",
         f"def _rows{k}({', '.join(head)}):",
     ] + (["    rows = order.rows"] if s.order else []) + (
-        ["    live = pop.alive", "    want = pop.want"] if dynamic else []) + [
+        ["    live = pop.alive", "    want = pop.want", "    births = pop.births"]
+        if dynamic else []) + [
         "    for c in prange((n + CHUNK - 1) // CHUNK):",
+    ] + (["        nb = 0"] if spawn else []) + [
         "        for q in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
         f"            i = {row}",
     ] + (["            if live[i] != ALIVE:", "                continue"] if dynamic else []) + [
@@ -637,13 +639,14 @@ def _rows_driver(plan, s, k, stream) -> list:
     value = (lambda j: "v") if outs == 1 else (lambda j: f"v[{j}]")
     for j, (name, w) in enumerate(zip(writes, wargs)):
         if dynamic and name == "alive":  # a request: the row's agent ends at the sync point
-            lines += [f"            if not {value(j)}:", "                want[i] |= DIES"]
+            lines += [f"            if not {value(j)}:", "                want[i] = DIES"]
         else:
             lines.append(f"            {w}[i] = {value(j)}")
-    if spawn:
-        lines += [f"            if {value(len(writes))}:", "                want[i] |= GIVES_BIRTH"]
-        lines += [f"                {b}[i] = {value(len(writes) + 1 + j)}"
+    if spawn:  # the chunk's k-th child, densely in the chunk's part of the buffers
+        lines += [f"            if {value(len(writes))}:"]
+        lines += [f"                {b}[c * CHUNK + nb] = {value(len(writes) + 1 + j)}"
                   for j, b in enumerate(sargs)]
+        lines += ["                nb += 1", "        births[c] = nb"]
     return lines + [""]
 
 
@@ -659,27 +662,32 @@ def _literal(value, dtype) -> str:
 
 
 def _born_driver(plan, s, k) -> list:
-    """The copy of newborns' values after system ``s``'s sync point: spawned columns
-    from the parent's request, the others their scalar ``init`` (0 for an array or a
-    function)."""
+    """The children of system ``s`` after :func:`~dod_sim.kernels.population.open_births`
+    granted ``g``: each takes its row, id and values, spawned columns from its parent's
+    request, the others their scalar ``init`` (0 for an array or a function)."""
     spawn = _names("", s.spawn)
     cols = [c for c in plan.model.columns if c.name not in ENGINE_COLUMNS]
     dst = [f"d{j}" for j in range(len(cols))]
     lines = [
         "@kernel(parallel=True)",
-        f"def _born{k}(n, pop, {', '.join(dst + [f's{j}' for j in range(len(spawn))])}):",
-        "    child = pop.child",
+        f"def _born{k}(n, g, pop, {', '.join(dst + [f's{j}' for j in range(len(spawn))])}):",
+        "    free, alive, ids, births = pop.free, pop.alive, pop.id, pop.births",
+        "    first = pop.count[N_FREE]",
+        "    id0 = pop.count[NEXT_ID] - g",
         "    for c in prange((n + CHUNK - 1) // CHUNK):",
-        "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
-        "            r = child[i]",
-        "            if r >= 0:",
+        "        j0 = births[c]",
+        "        for k in range(min(births[c + 1], g) - j0):",
+        "            j = j0 + k",
+        "            r = free[first + j]",
+        "            alive[r] = ALIVE",
+        "            ids[r] = id0 + j",
     ]
     for c, d in zip(cols, dst):
         if c.name in spawn:
-            lines.append(f"                {d}[r] = s{spawn.index(c.name)}[i]")
+            lines.append(f"            {d}[r] = s{spawn.index(c.name)}[c * CHUNK + k]")
         else:
             init = c.init if not _is_numba(c.init) and np.ndim(c.init) == 0 else 0
-            lines.append(f"                {d}[r] = {_literal(init, c.dtype)}")
+            lines.append(f"            {d}[r] = {_literal(init, c.dtype)}")
     return lines + [""]
 
 
@@ -701,21 +709,23 @@ def _schedule(plan, systems, fname, first) -> tuple[list, list]:
             pop = ["r_population"] if plan.model.dynamic else []
             body.append(f"    _rows{k}(seed, tick, n, p, {', '.join(order + pop + args)})")
             body += [f"    q_{n} = 1 - q_{n}" for n in flips]
+            if plan.model.dynamic and ("alive" in writes or s.spawn):
+                body.append("    settle(r_population, n, False)")
             if s.spawn:
                 drivers += _born_driver(plan, s, k)
                 dst = [plan.current(c.name) for c in plan.model.columns
                        if c.name not in ENGINE_COLUMNS]
-                body += ["    if settle(r_population, n):",
-                         f"        _born{k}(n, r_population, "
-                         f"{', '.join(dst + [f's_{n}' for n in s.spawn])})"]
-            elif plan.model.dynamic and "alive" in writes:
-                body.append("    settle(r_population, n)")
+                body += ["    g = open_births(r_population, n)",
+                         "    if g:",
+                         f"        _born{k}(n, g, r_population, "
+                         f"{', '.join(dst + [f's_{n}' for n in s.spawn])})",
+                         "    close_births(r_population, n)"]
         else:
             arrays = [plan.current(n) for n in reads + tuple(w for w in writes if w not in reads)]
             body.append(f"    {plan.fn(s.fn)}(draw(row_key(seed, tick, 0), KERNEL_STREAM + {k}), "
                         f"n, p{''.join(', ' + a for a in arrays)})")
             if plan.model.dynamic and "population" in writes:
-                body.append("    settle(r_population, n)")
+                body.append("    settle(r_population, n, True)")
     for name in plan.model.double:
         body.append(f"    par[{plan.par[name]}] = q_{name}")
     head = f"def {fname}(seed, tick, n, p, par, {', '.join(plan.args)}):"
@@ -734,7 +744,8 @@ def _source(model: Model) -> tuple[str, list, list]:
         "from dod_sim.kernels._jit import kernel",
         "from dod_sim.kernels.clock import cycles",
         "from dod_sim.kernels.rng import draw, row_key",
-        "from dod_sim.kernels.population import ALIVE, DIES, GIVES_BIRTH, REFUSED, settle",
+        "from dod_sim.kernels.population import (ALIVE, DIES, LIVE, N_FREE, NEXT_ID, REFUSED,",
+        "                                        close_births, open_births, settle)",
         "",
         f"CHUNK = {CHUNK}",
         f"INIT_STREAM = {INIT_STREAM}",
@@ -775,18 +786,42 @@ def _source(model: Model) -> tuple[str, list, list]:
             body.append(f"    row[{j}] = {plan.fn(st.fn)}(n, p{''.join(', ' + a for a in reads)})"
                         f"  # {k}")
         body.append("")
-    # Agent data: a buffer per column, (samples, rows); a column not collected gets
-    # one of shape (0, rows).
+    # Agent data, tidy: the compiled loop appends each sample's live rows at sample[0]
+    # of the output columns (o_step, o_id, one per model column; a column not
+    # collected gets a zero-length one) and returns -1 when they have no room. Chunks
+    # in parallel, one pass over each chunk's rows writing every column (a loop per
+    # column took twice as long); a dynamic model first counts each chunk's live rows
+    # (o_chunk) to place them.
     adata = [f"ad_{c.name}" for c in model.columns]
-    body += ["@kernel", f"def _collect(s, par, {args}, {', '.join(adata)}):"]
+    outs = ", ".join(["o_chunk", "o_step", "o_id"] + adata)
+    dyn = model.dynamic
+    body += ["@kernel(parallel=True)", f"def _collect(pos, step, n, par, {args}, {outs}):"]
     body += [f"    q_{name} = par[{plan.par[name]}]" for name in model.double]
+    body += [f"    x_{c.name} = {plan.current(c.name)}" for c in model.columns]
+    body += [f"    w_{c.name} = {a}.shape[0] > 0" for c, a in zip(model.columns, adata)]
+    body += ["    chunks = (n + CHUNK - 1) // CHUNK"]
+    if dyn:
+        body += ["    for c in prange(chunks):", "        m = 0",
+                 "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
+                 "            m += x_alive[i] == ALIVE", "        o_chunk[c] = m",
+                 "    total = 0", "    for c in range(chunks):", "        m = o_chunk[c]",
+                 "        o_chunk[c] = pos + total", "        total += m"]
+    else:
+        body += ["    total = n"]
+    body += ["    if pos + total > o_step.shape[0]:", "        return -1",
+             "    for c in prange(chunks):", "        lo = c * CHUNK",
+             "        hi = min(n, lo + CHUNK)",
+             f"        k0 = {'o_chunk[c]' if dyn else 'pos + lo'}"]
+    live = ["            if x_alive[i] != ALIVE:", "                continue"] if dyn else []
+    body += ["        k = k0", "        for i in range(lo, hi):"] + live + [
+        "            o_step[k] = step", f"            o_id[k] = {'x_id[i]' if dyn else 'i'}"]
     for c, a in zip(model.columns, adata):
-        body += [f"    if {a}.shape[0]:", f"        {a}[s, :] = {plan.current(c.name)}"]
-    body.append("")
+        body += [f"            if w_{c.name}:", f"                {a}[k] = x_{c.name}[i]"]
+    body += ["            k += 1", "    return pos + total", ""]
     body += [
         "@kernel",
         f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, cyc, until, every, "
-        f"sample, {args}, {', '.join(adata)}):",
+        f"sample, {args}, {outs}):",
         "    prev = cycles()",
         "    for t in range(t0, t0 + steps):",
         f"        _tick(seed, t, n, p, par, {args})",
@@ -795,8 +830,12 @@ def _source(model: Model) -> tuple[str, list, list]:
         f"            _stats(n, p, par, out[t - t0], {args})",
     ] if compiled else []) + [
         "        if every and (t + 1) % every == 0:",
-        f"            _collect(sample[0], par, {args}, {', '.join(adata)})",
-        "            sample[0] += 1",
+        f"            k = _collect(sample[0], t + 1, n, par, {args}, {outs})",
+        "            if k < 0:  # no room: the caller makes some and takes this sample",
+        "                sample[1] = 1",
+        "                cyc[t - t0] = cycles() - prev",
+        "                return t - t0 + 1",
+        "            sample[0] = k",
         "        now = cycles()",
         "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
         "        prev = now",
@@ -980,72 +1019,91 @@ def _has_pandas() -> bool:
     return importlib.util.find_spec("pandas") is not None
 
 
-_NO_SAMPLE = np.zeros(1, np.int64)  # run_ticks' sample counter when nothing is collected
+_NO_SAMPLE = np.zeros(2, np.int64)  # run_ticks' sample counter when nothing is collected
 
 
 class _Collector:
-    """Agent data of one :meth:`ModelWorld.collect`: per batch of ticks, fresh buffers
-    of ``(samples, rows)`` per collected column (``alive`` and ``id`` too in a dynamic
-    model) that the compiled loop fills; after the batch, the live rows' values in
-    tidy form. A batch holds at most ``BUDGET`` bytes of samples."""
+    """Agent data of one :meth:`ModelWorld.collect`, in tidy blocks: output columns
+    ``step``, ``id`` and one per collected column that the compiled loop appends each
+    sample's live rows to (``sample[0]`` rows used; ``sample[1]`` set when the block
+    had no room for a sample, which :meth:`take` then makes and takes). A model of
+    fixed population gets one block of the run's exact size, so the table is the block
+    itself; a dynamic one starts from its live count and adds blocks of at most
+    ``BUDGET`` bytes as it grows. Pages are faulted in by the loop's writes."""
 
-    BUDGET = 64 << 20
+    BUDGET = 256 << 20
 
-    def __init__(self, world, names, every):
+    def __init__(self, world, names, every, steps):
         self.world, self.names, self.every = world, names, every
-        model = world.model
-        self.want = set(names) | (set(ENGINE_COLUMNS) if model.dynamic else set())
-        per_sample = world.rows * sum(np.dtype(c.dtype).itemsize for c in model.columns
-                                      if c.name in self.want)
-        self.slots = max(1, self.BUDGET // max(1, per_sample))
-        self.max_ticks = self.slots * every
-        self.sample = np.zeros(1, np.int64)
+        columns = world.model.columns
+        self.row_bytes = 16 + sum(np.dtype(c.dtype).itemsize for c in columns
+                                  if c.name in names)
+        t0 = world.tick
+        samples = 1 + (t0 + steps) // every - t0 // every
+        expected = samples * world.live
+        if expected * self.row_bytes > _physical_memory():
+            raise ConfigError(f"collecting {samples} samples of {world.live} agents needs "
+                              f"{expected * self.row_bytes / 2**30:.1f} GiB, more than this "
+                              f"machine's memory: collect fewer steps or every k steps",
+                              field="steps", value=steps)
+        if world.model.dynamic:
+            expected = min(expected * 5 // 4, max(1, self.BUDGET // self.row_bytes))
+        self.block = max(world.rows, expected)
+        self.sample = np.zeros(2, np.int64)
+        self.chunks = np.zeros(world.rows // CHUNK + 1, np.int64)
         self.parts = []
         self._fresh()
 
     def _fresh(self):
-        self.last = self.world.tick
-        self.buffers = tuple(np.empty((self.slots, self.world.rows), np.dtype(c.dtype))
-                             if c.name in self.want else self.world._no_data[j]
-                             for j, c in enumerate(self.world.model.columns))
+        rows = self.block
+        self.buffers = (self.chunks, np.empty(rows, np.int64), np.empty(rows, np.int64)) + tuple(
+            np.empty(rows, np.dtype(c.dtype)) if c.name in self.names
+            else self.world._no_data[3 + j]
+            for j, c in enumerate(self.world.model.columns))
+        self.sample[:] = 0
 
-    def _part(self, steps, values: dict):
-        """Append the samples ``values`` ({column: (m, rows)}) taken at ``steps``."""
-        m, rows = len(steps), self.world.rows
-        if self.world.model.dynamic:
-            live = values["alive"] == 1
-            part = {"step": np.repeat(steps, live.sum(axis=1)), "id": values["id"][live]}
-            part.update({k: values[k][live] for k in self.names})
-        else:
-            part = {"step": np.repeat(steps, rows), "id": np.tile(np.arange(rows), m)}
-            part.update({k: values[k].reshape(-1) for k in self.names})
-        self.parts.append(part)
+    def _flush(self):
+        k = int(self.sample[0])
+        if k:
+            names = [c.name for c in self.world.model.columns]
+            part = {"step": self.buffers[1][:k], "id": self.buffers[2][:k]}
+            part.update({n: self.buffers[3 + names.index(n)][:k] for n in self.names})
+            self.parts.append(part)
+
+    def _take(self):
+        w = self.world
+        k = w._mod._collect(self.sample[0], w.tick, w.rows, w._par, *w._args, *self.buffers)
+        if k < 0:
+            self._flush()
+            self._fresh()
+            k = w._mod._collect(0, w.tick, w.rows, w._par, *w._args, *self.buffers)
+        self.sample[0] = k
 
     def sample_now(self):
-        """The current state, as the first sample."""
-        cols = self.world.columns
-        self._part(np.array([self.world.tick], np.int64),
-                   {k: cols[k][None, :].copy() for k in self.want})
+        """The current state, as a sample."""
+        self._take()
 
     def take(self):
-        """Convert the samples the compiled loop took since the last call."""
-        m = int(self.sample[0])
-        t0, t1 = self.last, self.world.tick
-        steps = np.arange((t0 // self.every + 1) * self.every, t1 + 1, self.every,
-                          dtype=np.int64)
-        assert len(steps) == m, (len(steps), m)
-        if m:
-            names = [c.name for c in self.world.model.columns]
-            self._part(steps, {k: self.buffers[names.index(k)][:m] for k in self.want})
+        """After a compiled batch: take the sample it had no room for, if any."""
+        if self.sample[1]:
+            self._flush()
             self._fresh()
-        self.last = t1
-        self.sample[0] = 0
+            self._take()
 
     def table(self) -> dict:
+        self._flush()
+        self.sample[:] = 0
         keys = ["step", "id", *self.names]
         if len(self.parts) == 1:
-            return {k: np.ascontiguousarray(self.parts[0][k]) for k in keys}
+            return dict(self.parts[0])
         return {k: np.concatenate([p[k] for p in self.parts]) for k in keys}
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**40
 
 
 class ModelWorld:
@@ -1134,7 +1192,10 @@ class ModelWorld:
         self.schema, self._arrays = _schema_of(model, self._store, self._par, self._res)
         #: The sizes the schema's shapes and bounds name: rows and every parameter.
         self.sizes = {"rows": n, **self.params._asdict()}
-        self._no_data = tuple(np.zeros((0, n), np.dtype(c.dtype)) for c in model.columns)
+        # the agent-data outputs of a run that collects none: chunk scratch, step, id,
+        # every column
+        self._no_data = (np.zeros(0, np.int64),) * 3 + tuple(
+            np.zeros(0, np.dtype(c.dtype)) for c in model.columns)
         self._tick = 0
         self._columns = None
         t = time.perf_counter()
@@ -1248,9 +1309,10 @@ class ModelWorld:
           the stable id in a dynamic one) and one per name, rows by step then id order
           of rows.
 
-        The agent columns are copied inside the compiled loop into preallocated
-        buffers (at most about 64 MiB; larger runs are cut into batches, converted
-        between them), so collecting adds no Python per tick. ``frame``: return pandas
+        The compiled loop writes the agent table itself, sample after sample, into
+        columns allocated before the run (for a dynamic model, blocks of at most 256
+        MiB as the table grows), so collecting adds no Python per tick and no copy
+        after it (a table that needs more than the machine's memory is refused). ``frame``: return pandas
         DataFrames (default: when pandas is installed), else dicts of numpy arrays.
         ``until``, ``progress`` and ``stop`` are :meth:`run`'s.
         """
@@ -1269,14 +1331,14 @@ class ModelWorld:
         start = self._tick
         first = {"step": np.array([start], np.int64)}
         first.update({k: np.array([v]) for k, v in self.stats().items()})
-        collector = _Collector(self, names, int(every))
+        collector = _Collector(self, names, int(every), steps)
         collector.sample_now()
         table, _ = self._advance(steps, True, progress, None, stop, 0.0, until, collector)
         model_table = {k: np.concatenate([first[k], table[k]]) for k in table}
         agents = collector.table()
         if frame:
             import pandas as pd
-            return Collected(pd.DataFrame(model_table), pd.DataFrame(agents))
+            return Collected(pd.DataFrame(model_table), pd.DataFrame(agents, copy=False))
         return Collected(model_table, agents)
 
     def _advance(self, steps, stats, progress, progress_every, stop, tick_ms, until,
@@ -1325,7 +1387,6 @@ class ModelWorld:
         one_by_one = bool(python) or bool(period) or until_fn is not None
         if collector is not None:
             every, sample = collector.every, collector.sample
-            progress_every = min(progress_every, collector.max_ticks)
         else:
             every, sample = 0, _NO_SAMPLE
         pop = self._res.get("population") if self.model.dynamic else None
@@ -1347,12 +1408,15 @@ class ModelWorld:
                                           cyc[done:done + size], until_col, every, sample,
                                           *args, *(collector.buffers if collector is not None
                                                    else self._no_data))
-                ended = ran < size
+                # the loop returns early at a stop condition, or to get room for a sample
+                ended = ran < size and not (collector is not None and collector.sample[1])
                 self._tick += ran
                 done += ran
                 self._columns = None
                 if collector is not None:
                     collector.take()
+                if until_col >= 0 and ran and out[done - 1, until_col] != 0:
+                    ended = True  # also when the loop returned to make room for a sample
                 self._check_resources()
                 for name in python:
                     pys[name][done - 1] = self.model.stats[name](self)

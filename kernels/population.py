@@ -10,19 +10,26 @@ takes (a reused row gets a new id). Systems change the population two ways:
   becomes free at the sync point after the system, so nothing else lands on it during
   the system. A spawn takes a free row at once and marks it ``BORN``: loops of the same
   system skip it (a newborn acts from the next system on);
-* a per-row system asks, for its own row, to die or to give birth (its function returns
-  them). Those requests are applied at the sync point after the system, in row order,
-  so the result does not depend on the thread count.
+* a per-row system asks, for its own row, to die (the generated loop sets ``want``) or
+  to give birth (it writes the child's values densely in its chunk's part of the
+  birth buffers, ``chunk * CHUNK + k`` for its k-th birth, and the count in
+  ``births[chunk]``). Both apply at the sync point after the system, in row order, so
+  the result does not depend on the thread count.
 
-:func:`settle` is the sync point: requested deaths free their rows (pushed on the free
-stack in row order), then requested births take free rows (popped in row order of
-their parents), then ``BORN`` rows become ``ALIVE``. It is chunk-parallel: counts per
-chunk, a prefix over chunks, then each chunk writes its own part.
+The sync point is :func:`settle`, then, after a system that gives birth,
+:func:`open_births`, the generated copy of the children's values, and
+:func:`close_births`. Deaths free their rows (pushed on the free stack in row order);
+births take the top rows of the stack, the first birth the deepest of them, so children
+land near the rows freed by this sync point; ``BORN`` rows become ``ALIVE``. Every pass
+is chunk-parallel: counts per chunk, a prefix over chunks, each chunk writes its part.
 
 Capacity is fixed when the world is built: a birth with no free row is refused and
 counted in ``count[REFUSED]``; the engine ends the run after that tick and raises
 ``CapacityError`` (growing would reallocate every column between ticks and move the
 arrays that resources and views hold).
+
+Inside a ``prange`` take the arrays out of the tuple first (``alive = pop.alive``):
+written as ``pop.id[i]`` in a parallel loop, writes were lost (Numba 0.68).
 """
 
 from typing import NamedTuple
@@ -34,12 +41,13 @@ from ._jit import kernel
 from .rng import below, draw
 
 __all__ = ["Population", "FREE", "ALIVE", "BORN", "N_FREE", "NEXT_ID", "REFUSED", "LIVE",
-           "CHUNK", "kill", "spawn", "is_alive", "settle", "shuffled", "live_count"]
+           "CHUNK", "population", "kill", "spawn", "is_alive", "settle", "open_births",
+           "close_births", "shuffled", "live_count"]
 
 FREE, ALIVE, BORN = 0, 1, 2           # values of alive[row]
-DIES, GIVES_BIRTH = 1, 2              # bits of want[row], a per-row system's requests
+DIES = 1                              # want[row]: the row's agent ends at the sync point
 N_FREE, NEXT_ID, REFUSED, LIVE = 0, 1, 2, 3  # entries of count
-CHUNK = 4096                          # rows per chunk of settle's parallel passes
+CHUNK = 1024  # rows per chunk: dod_sim.model's per-row loops count births per chunk
 
 
 class Population(NamedTuple):
@@ -50,10 +58,12 @@ class Population(NamedTuple):
     free : int64[capacity], the free rows, a stack: ``free[:count[N_FREE]]``, top last
     count : int64[4], N_FREE, NEXT_ID (the next id to give), REFUSED (births with no
         free row since the run began), LIVE (rows ALIVE)
-    want : uint8[capacity], scratch: a per-row system's DIES / GIVES_BIRTH requests
-    child : int64[capacity], scratch: the row given to each parent's child, or -1
-    chunk : int64[chunks, 3], scratch: deaths, births and per-row deaths per chunk,
-        then the first two's offsets
+    want : uint8[capacity], scratch: DIES where a row's agent ends at the sync point
+        (a per-row system's request, a kernel's kill), 0 between systems
+    births : int64[chunks + 1], scratch: births asked for by each chunk of a per-row
+        loop, then their offsets (0 between systems)
+    deaths : int64[chunks, 2], scratch: deaths and per-row deaths per chunk, then the
+        first's offsets
     order : int64[capacity], scratch for :func:`shuffled`
     """
 
@@ -62,8 +72,8 @@ class Population(NamedTuple):
     free: np.ndarray
     count: np.ndarray
     want: np.ndarray
-    child: np.ndarray
-    chunk: np.ndarray
+    births: np.ndarray
+    deaths: np.ndarray
     order: np.ndarray
 
 
@@ -79,9 +89,9 @@ def population(alive: np.ndarray, ids: np.ndarray, agents: int) -> Population:
     free = np.zeros(cap, np.int64)
     free[:cap - agents] = np.arange(cap - 1, agents - 1, -1)
     count = np.array([cap - agents, agents, 0, agents], np.int64)
+    chunks = max(1, -(-cap // CHUNK))
     return Population(alive, ids, free, count, np.zeros(cap, np.uint8),
-                      np.full(cap, -1, np.int64),
-                      np.zeros((max(1, -(-cap // CHUNK)), 3), np.int64),
+                      np.zeros(chunks + 1, np.int64), np.zeros((chunks, 2), np.int64),
                       np.zeros(cap, np.int64))
 
 
@@ -122,77 +132,75 @@ def spawn(pop):
 
 
 @kernel(parallel=True)
-def settle(pop, n):
-    """The sync point after a system (module docstring). Returns the births applied;
-    ``pop.child[parent]`` is the row of each parent's child (-1: none or refused)."""
-    # every array a local: written as pop.id[i] inside a prange, writes were lost
-    alive, want, chunk, free, count = pop.alive, pop.want, pop.chunk, pop.free, pop.count
-    ids, child = pop.id, pop.child
+def settle(pop, n, spawned):
+    """The sync point's deaths (module docstring); ``spawned``: the system was a kernel
+    that may have spawned, whose ``BORN`` rows become ``ALIVE``. Reads ``want`` (a byte
+    a row) and writes only the rows that change. Returns the deaths."""
+    alive, want, per, free, count, ids = (pop.alive, pop.want, pop.deaths, pop.free,
+                                          pop.count, pop.id)
     chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(chunks):
         d = 0
-        b = 0
         r = 0
         for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            w = want[i]
-            d += w & DIES
-            b += (w & GIVES_BIRTH) >> 1
-            if w & DIES and alive[i] == ALIVE:
-                r += 1
-        chunk[c, 0] = d
-        chunk[c, 1] = b
-        chunk[c, 2] = r
+            if want[i]:
+                d += 1
+                if alive[i] == ALIVE:  # a per-row request: still counted live
+                    r += 1
+        per[c, 0] = d
+        per[c, 1] = r
     deaths = 0
-    births = 0
     ended = 0
-    for c in range(chunks):  # exclusive prefix sums over chunks
-        d = chunk[c, 0]
-        b = chunk[c, 1]
-        chunk[c, 0] = deaths
-        chunk[c, 1] = births
+    for c in range(chunks):  # exclusive prefix over chunks
+        d = per[c, 0]
+        per[c, 0] = deaths
         deaths += d
-        births += b
-        ended += chunk[c, 2]
-    if deaths == 0 and births == 0:
-        for c in prange(chunks):
-            for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-                if alive[i] == BORN:
-                    alive[i] = ALIVE
-        return 0
+        ended += per[c, 1]
     base = count[N_FREE]
-    for c in prange(chunks):  # deaths push their rows, in row order
-        k = base + chunk[c, 0]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if want[i] & DIES:
-                alive[i] = FREE  # a per-row request ends the agent now
-                ids[i] = -1
-                free[k] = i
-                k += 1
-    top = base + deaths  # free rows now; births pop from the top, in parent row order
-    granted = min(births, top)
-    next_id = count[NEXT_ID]
-    for c in prange(chunks):
-        k = chunk[c, 1]
-        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if alive[i] == BORN:
-                alive[i] = ALIVE
-            if want[i] & GIVES_BIRTH:
-                if k < granted:
-                    row = free[top - 1 - k]
-                    child[i] = row
-                    alive[row] = ALIVE
-                    ids[row] = next_id + k
-                else:
-                    child[i] = -1
-                k += 1
-            else:
-                child[i] = -1
-            want[i] = 0
-    count[N_FREE] = top - granted
+    if deaths or spawned:
+        for c in prange(chunks):  # deaths push their rows, in row order
+            k = base + per[c, 0]
+            for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
+                if want[i]:
+                    alive[i] = FREE  # a per-row request ends the agent now
+                    ids[i] = -1
+                    free[k] = i
+                    k += 1
+                    want[i] = 0
+                elif spawned and alive[i] == BORN:
+                    alive[i] = ALIVE
+    count[N_FREE] = base + deaths
+    count[LIVE] -= ended
+    return deaths
+
+
+@kernel
+def open_births(pop, n):
+    """The births asked for by a per-row loop (``pop.births[c]`` per chunk): turns the
+    counts into offsets and takes their rows off the free stack. Returns the births
+    granted, ``g``: the j-th birth in chunk order (j < g) gets row
+    ``free[count[N_FREE] + j]`` and id ``count[NEXT_ID] - g + j``; the rest are refused
+    and counted. Serial over chunks (a thousandth of the rows)."""
+    births, count = pop.births, pop.count
+    chunks = (n + CHUNK - 1) // CHUNK
+    total = 0
+    for c in range(chunks):
+        b = births[c]
+        births[c] = total
+        total += b
+    births[chunks] = total
+    granted = min(total, count[N_FREE])
+    count[N_FREE] -= granted
     count[NEXT_ID] += granted
-    count[REFUSED] += births - granted
-    count[LIVE] += granted - ended
+    count[REFUSED] += total - granted
+    count[LIVE] += granted
     return granted
+
+
+@kernel
+def close_births(pop, n):
+    """Zero the per-chunk birth counts for the next per-row loop."""
+    pop.births[:(n + CHUNK - 1) // CHUNK + 1] = 0
 
 
 @kernel

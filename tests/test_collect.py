@@ -61,10 +61,10 @@ def test_collected_tables_equal_a_python_loop(model, agents, adata, every):
     assert a.state_digest() == b.state_digest()
 
 
-def test_batches_cut_by_the_memory_budget_give_the_same_tables(monkeypatch):
+def test_blocks_cut_by_the_memory_budget_give_the_same_tables(monkeypatch):
     whole = ModelWorld(LIFE, 700, seed=2, capacity=3000).collect(11, adata=("energy",),
                                                                   frame=False)
-    monkeypatch.setattr(_Collector, "BUDGET", 3 * 3000 * 17)  # 3 samples a batch
+    monkeypatch.setattr(_Collector, "BUDGET", 3000 * 24)  # blocks of a few samples
     cut = ModelWorld(LIFE, 700, seed=2, capacity=3000).collect(11, adata=("energy",),
                                                                 frame=False)
     for k in whole.agents:

@@ -105,8 +105,8 @@ def reference(world, ticks):
         for i in dies:
             alive[i], ids[i] = 0, -1
             free.append(i)
-        for _, child in births:
-            r = free.pop()
+        taken, free = free[len(free) - len(births):], free[:len(free) - len(births)]
+        for r, (_, child) in zip(taken, births):
             alive[r], ids[r], energy[r], age[r] = 1, next_id, child, 7
             next_id += 1
         # predate: sequential in a shuffled order of the live rows

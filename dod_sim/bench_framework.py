@@ -1,0 +1,157 @@
+"""``dod-sim bench framework``: what births, deaths and data collection cost, each as a
+ratio against the same model without them, measured in the same run.
+
+The model is a random walk of agents with a position and an energy on a torus. Its
+static form (:data:`WALK`) moves every agent and pays energy. Its dynamic form
+(:data:`TURNOVER`) does the same in the same per-row system, and that system also ends
+a fraction ``turnover`` of the agents, chosen at random each tick, each giving birth to
+a newcomer at a random place: the population stays near its start, and every tick
+``turnover`` of the rows die and as many are born (through the sync point of
+:mod:`dod_sim.kernels.population`).
+
+* ``births``: a step of TURNOVER at 5 % over a step of WALK (goal <= 1.5 at
+  1,000,000 agents); also TURNOVER at 0 %, what the live-row checks cost alone; NRT
+  allocations per tick (a long run's less a short run's, over the extra ticks: 0 when
+  the tick allocates nothing); and whether 1 and 2 threads end in the same digest.
+* ``collect``: ``collect(steps, adata=("x", "y", "energy"), every=1)`` over
+  ``run(steps)`` of WALK (goal: at most 1.2 at 100,000 agents).
+
+Figures are medians over alternating repeats after a warm-up (compilation not counted).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from . import runtime
+from .kernels._jit import kernel
+from .kernels.rng import uniform
+from .model import Column, Model, ModelWorld, Rows
+
+__all__ = ["WALK", "TURNOVER", "framework_benchmark", "format_framework"]
+
+
+@kernel
+def _step(i, key, p, x, y, energy):
+    nx = (x[i] + p.speed * (2.0 * uniform(key, 0) - 1.0)) % p.side
+    ny = (y[i] + p.speed * (2.0 * uniform(key, 1) - 1.0)) % p.side
+    return nx, ny, energy[i] - p.cost
+
+
+@kernel
+def _step_turnover(i, key, p, x, y, energy):
+    nx, ny, e = _step(i, key, p, x, y, energy)
+    dies = uniform(key, 2) < p.turnover
+    # a death gives birth to its replacement: as many born as died, at a random place
+    bx = p.side * uniform(key, 3) if dies else 0.0
+    by = p.side * uniform(key, 4) if dies else 0.0
+    return nx, ny, e, not dies, dies, bx, by, p.start
+
+
+@kernel
+def _place(i, key, p):
+    return p.side * uniform(key, 0)
+
+
+_PARAMS = {"side": 1000.0, "speed": 1.0, "cost": 0.01, "start": 10.0}
+_COLUMNS = [Column("x", np.float64, _place), Column("y", np.float64, _place),
+            Column("energy", np.float64, 10.0)]
+WALK = Model("bench_walk", params=_PARAMS, columns=_COLUMNS, systems=[
+    Rows("step", _step, reads=("x", "y", "energy"), writes=("x", "y", "energy"))])
+TURNOVER = Model("bench_turnover", params=dict(_PARAMS, turnover=0.05), dynamic=True,
+                 columns=_COLUMNS, systems=[
+                     Rows("step", _step_turnover, reads=("x", "y", "energy"),
+                          writes=("x", "y", "energy", "alive"),
+                          spawn=("x", "y", "energy"))])
+
+
+def _median_step(calls: dict, steps: int, repeat: int) -> dict:
+    """{name: median seconds a step} of ``calls`` ({name: fn(steps)}), alternated."""
+    times = {k: [] for k in calls}
+    for fn in calls.values():
+        fn(2)  # warm: compiled or loaded, pages touched
+    for _ in range(repeat):
+        for k, fn in calls.items():
+            t = time.perf_counter()
+            fn(steps)
+            times[k].append((time.perf_counter() - t) / steps)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def births(agents: int, steps: int, repeat: int, threads: int) -> dict:
+    """The births-and-deaths figures at ``agents`` (module docstring)."""
+    static = ModelWorld(WALK, agents, seed=1, threads=threads)
+    dynamic = ModelWorld(TURNOVER, agents, seed=1, threads=threads, capacity=agents * 11 // 10)
+    idle = ModelWorld(TURNOVER, agents, seed=1, threads=threads, capacity=agents * 11 // 10,
+                      turnover=0.0)
+    live0 = dynamic.live
+    born0 = int(dynamic.resources["population"].count[1])
+    med = _median_step({"static": lambda n: static.run(n, stats=False),
+                        "turnover": lambda n: dynamic.run(n, stats=False),
+                        "turnover_0": lambda n: idle.run(n, stats=False)}, steps, repeat)
+    ticks = dynamic.tick
+    born = int(dynamic.resources["population"].count[1]) - born0
+    dynamic.run(2, stats=False)
+    short = dynamic.last_report.nrt_allocations
+    dynamic.run(2 + steps, stats=False)
+    per_tick = (dynamic.last_report.nrt_allocations - short) / steps
+    one = ModelWorld(TURNOVER, agents, seed=3, threads=1, capacity=agents * 11 // 10)
+    two = ModelWorld(TURNOVER, agents, seed=3, threads=2, capacity=agents * 11 // 10)
+    one.run(5, stats=False)
+    two.run(5, stats=False)
+    return {
+        "agents": agents, "threads": threads, "steps": steps, "repeat": repeat,
+        "static_ms": med["static"] * 1e3, "turnover_ms": med["turnover"] * 1e3,
+        "turnover_0_ms": med["turnover_0"] * 1e3,
+        "ratio": med["turnover"] / med["static"], "ratio_0": med["turnover_0"] / med["static"],
+        "born_per_tick": born / ticks, "live_start": live0, "live_end": dynamic.live,
+        "nrt_allocations_per_tick": per_tick,
+        "same_digest_1_and_2_threads": one.state_digest() == two.state_digest(),
+    }
+
+
+def collection(agents: int, steps: int, repeat: int, threads: int) -> dict:
+    """The data-collection figures at ``agents`` (module docstring)."""
+    plain = ModelWorld(WALK, agents, seed=1, threads=threads)
+    collecting = ModelWorld(WALK, agents, seed=1, threads=threads)
+    med = _median_step({
+        "run": lambda n: plain.run(n, stats=False),
+        "collect": lambda n: collecting.collect(n, adata=("x", "y", "energy"), frame=False),
+    }, steps, repeat)
+    return {"agents": agents, "threads": threads, "steps": steps, "repeat": repeat,
+            "run_ms": med["run"] * 1e3, "collect_ms": med["collect"] * 1e3,
+            "ratio": med["collect"] / med["run"]}
+
+
+def framework_benchmark(quick: bool = False, progress=None) -> dict:
+    """Both figures on every core (smaller and shorter when ``quick``)."""
+    threads = runtime.default_threads()
+    say = progress or (lambda text: None)
+    say("births and deaths")
+    b = births(100_000 if quick else 1_000_000, 10 if quick else 20, 3 if quick else 7,
+               threads)
+    say("data collection")
+    c = collection(20_000 if quick else 100_000, 10 if quick else 20, 3 if quick else 7,
+                   threads)
+    return {"births": b, "collect": c,
+            "provenance": runtime.provenance(None, threads, seed=1)}
+
+
+def format_framework(r: dict) -> str:
+    b, c, prov = r["births"], r["collect"], r["provenance"]
+    return "\n".join([
+        f"framework: {prov['model']} ({prov['arch']}), {b['threads']} threads, numba "
+        f"{prov['numba']}",
+        f"births and deaths, {b['agents']:,} agents, {b['born_per_tick']:,.0f} born and "
+        f"as many dead a tick:",
+        f"  static {b['static_ms']:.2f} ms a step, with turnover {b['turnover_ms']:.2f} ms "
+        f"({b['ratio']:.2f}x; goal <= 1.5), dynamic at 0 % {b['turnover_0_ms']:.2f} ms "
+        f"({b['ratio_0']:.2f}x)",
+        f"  NRT allocations a tick {b['nrt_allocations_per_tick']:g}; same digest on 1 and "
+        f"2 threads: {b['same_digest_1_and_2_threads']}",
+        f"data collection, {c['agents']:,} agents, 3 columns every step:",
+        f"  run {c['run_ms']:.3f} ms a step, collect {c['collect_ms']:.3f} ms "
+        f"({c['ratio']:.2f}x; goal <= 1.2)",
+    ])
