@@ -15,6 +15,9 @@ a newcomer at a random place: the population stays near its start, and every tic
   the tick allocates nothing); and whether 1 and 2 threads end in the same digest.
 * ``collect``: ``collect(steps, adata=("x", "y", "energy"), every=1)`` over
   ``run(steps)`` of WALK (goal: at most 1.2 at 100,000 agents).
+* ``draw``: :func:`dod_sim.draw.plot` and rendering the figure (matplotlib's Agg) of
+  1,000,000 boids and of 1,000 (goal: at most 1.5x); the same for wealth's grid.
+  Skipped without matplotlib.
 
 Figures are medians over alternating repeats after a warm-up (compilation not counted).
 """
@@ -30,7 +33,8 @@ from .kernels._jit import kernel
 from .kernels.rng import uniform
 from .model import Column, Model, ModelWorld, Rows
 
-__all__ = ["WALK", "TURNOVER", "framework_benchmark", "format_framework"]
+__all__ = ["WALK", "TURNOVER", "framework_benchmark", "format_framework", "births", "collection",
+           "drawing"]
 
 
 @kernel
@@ -125,6 +129,36 @@ def collection(agents: int, steps: int, repeat: int, threads: int) -> dict:
             "ratio": med["collect"] / med["run"]}
 
 
+def drawing(big: int, repeat: int) -> dict:
+    """{model: ms to draw 1,000 agents, ms to draw ``big``, ratio} (module docstring)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .draw import plot
+    from .models import boids, wealth
+
+    def once(world):
+        t = time.perf_counter()
+        ax = plot(world)
+        ax.figure.canvas.draw()
+        plt.close(ax.figure)
+        return time.perf_counter() - t
+
+    out = {}
+    for name, module in (("boids", boids), ("wealth", wealth)):
+        small, large = module.world(1_000, seed=1), module.world(big, seed=1)
+        once(small), once(large)  # warm: kernels loaded, fonts cached
+        ts = {"small": [], "large": []}
+        for _ in range(repeat):
+            ts["small"].append(once(small))
+            ts["large"].append(once(large))
+        a, b = float(np.median(ts["small"])), float(np.median(ts["large"]))
+        out[name] = {"agents": big, "small_ms": a * 1e3, "large_ms": b * 1e3, "ratio": b / a}
+    return out
+
+
 def framework_benchmark(quick: bool = False, progress=None) -> dict:
     """Both figures on every core (smaller and shorter when ``quick``)."""
     threads = runtime.default_threads()
@@ -135,7 +169,15 @@ def framework_benchmark(quick: bool = False, progress=None) -> dict:
     say("data collection")
     c = collection(20_000 if quick else 100_000, 10 if quick else 20, 3 if quick else 7,
                    threads)
-    return {"births": b, "collect": c,
+    d = None
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        say("drawing")
+        d = drawing(100_000 if quick else 1_000_000, 3 if quick else 7)
+    return {"births": b, "collect": c, "draw": d,
             "provenance": runtime.provenance(None, threads, seed=1)}
 
 
@@ -154,4 +196,7 @@ def format_framework(r: dict) -> str:
         f"data collection, {c['agents']:,} agents, 3 columns every step:",
         f"  run {c['run_ms']:.3f} ms a step, collect {c['collect_ms']:.3f} ms "
         f"({c['ratio']:.2f}x; goal <= 1.2)",
-    ])
+    ] + ([f"drawing (plot and render), 1,000 agents against {d[m]['agents']:,}: {m} "
+          f"{d[m]['small_ms']:.1f} / {d[m]['large_ms']:.1f} ms ({d[m]['ratio']:.2f}x; goal "
+          f"<= 1.5)" for m in d] if r.get("draw") and (d := r["draw"]) else
+         ["drawing: skipped (no matplotlib)"]))

@@ -384,12 +384,14 @@ class Model:
         ``population`` (a :class:`~dod_sim.kernels.population.Population`), which a
         Kernel writes to call ``kill`` and ``spawn``. Per-row loops visit live rows
         only; statistics read ``alive`` to skip the others (:func:`alive_mean`).
+    view : default arguments of :func:`dod_sim.draw.plot` (``{"color": "kind"}``)
     """
 
     def __init__(self, name: str, *, params=None, columns=(), systems=(), setup=(),
-                 resources=(), stats=None, check=None, doc="", dynamic=False):
+                 resources=(), stats=None, check=None, doc="", dynamic=False, view=None):
         self.name = name
         self.doc = doc
+        self.view = dict(view or {})
         self.params = dict(params or {})
         self.dynamic = bool(dynamic)
         for c in tuple(columns):

@@ -126,6 +126,7 @@ def _check(p, agents):
 
 MODEL = Model(
     "boid_flockers",
+    view={"color": "hx", "cmap": "twilight"},
     params={"width": 100.0, "height": 100.0, "speed": 1.0, "vision": 10.0,
             "separation": 2.0, "cohere": 0.03, "separate": 0.015, "match": 0.05},
     columns=[

@@ -156,6 +156,7 @@ def _check(p, agents):
 
 MODEL = Model(
     "tileworld",
+    view={"color": "energy"},
     params=PARAMS,
     columns=[Column(name, TILEWORLD[name].dtype, TILEWORLD[name].fill, TILEWORLD[name].doc)
              for name in COLUMNS],

@@ -231,6 +231,7 @@ def _check(p, agents):
 
 MODEL = Model(
     "boltzmann_wealth",
+    view={"color": "wealth"},
     params={"width": 10, "height": 10},
     columns=[
         Column("x", np.int32, init_x, "grid column, [0, width)", (InRange(0, "width"),)),
