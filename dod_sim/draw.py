@@ -130,17 +130,37 @@ def _raster(px, py, values, w, h, grid):
 _EMPTY = np.zeros(0, np.float64)
 
 
+def _kinds(world, table) -> list:
+    """[(table name or None, {column: array})] of the tables to draw, their columns
+    under their own names (a model of several tables names them ``table.column``)."""
+    cols = world.columns
+    model = getattr(world, "model", None)
+    tables = getattr(model, "tables", (None,))
+    if table is not None and table not in tables:
+        raise ConfigError(f"table={table!r} is not a table of the model (tables: {tables})",
+                          field="table", value=table)
+    if len(tables) == 1:
+        return [(None, dict(cols))]
+    return [(t, {k.partition(".")[2]: v for k, v in cols.items() if k.startswith(t + ".")})
+            for t in tables if table is None or t == table]
+
+
+MARKERS = "o^sDvP*X"
+
+
 def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None,
-         ax=None, raster: bool | None = None, cmap: str | None = None,
-         title: str | None = None, **scatter):
+         table: str | None = None, ax=None, raster: bool | None = None,
+         cmap: str | None = None, title: str | None = None, **scatter):
     """Draw ``world``'s live agents in their space on ``ax`` (a new figure if None) and
     return the axes (module docstring).
 
     color : a column name (or a float array, one value a row) mapped through ``cmap``;
         size : a column name scaled to marker areas of 2-40 points; layer : a cell layer
-        drawn under the agents; raster : draw an image of the space (default: above
-        ``MAX_MARKERS`` agents); ``scatter``: passed to ``ax.scatter``.
-    Raises ConfigError naming the argument for a column or layer the world lacks.
+        drawn under the agents; table : of a model of several kinds, the one to draw
+        (default: every table with positions, each with its own marker); raster : draw
+        an image of the space (default: above ``MAX_MARKERS`` agents); ``scatter``:
+        passed to ``ax.scatter``.
+    Raises ConfigError naming the argument for a column, layer or table the world lacks.
     """
     plt = _pyplot()
     defaults = _view_defaults(world)
@@ -148,65 +168,84 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
     size = defaults.get("size") if size is None else size
     layer = defaults.get("layer") if layer is None else layer
     cmap = cmap or defaults.get("cmap", "viridis")
-    cols = world.columns
-    rows = next(iter(cols.values())).shape[0] if cols else 0
-    live = (np.asarray(cols["alive"]) != 0) if "alive" in cols else None
-    if live is not None and live.all():
-        live = None
+    kinds = _kinds(world, table)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    c = _column(world, cols, color, "color", live)
-    s = _column(world, cols, size, "size", live)
-    if "x" in cols and "y" in cols:
-        px, py = _live(cols["x"], live), _live(cols["y"], live)
-        grid = np.issubdtype(cols["x"].dtype, np.integer)
-        w, h = _extent(world, px, py)
-        if layer is not None:
-            ax.imshow(_layer(world, layer, w, h), origin="lower", extent=(0, w, 0, h),
-                      cmap="Greens", alpha=0.6, interpolation="nearest")
-        many = px.size > MAX_MARKERS if raster is None else raster
-        if many:
-            image = _raster(px, py, c, w, h, grid)
-            ax.imshow(image, origin="lower", extent=(0, w, 0, h), cmap=cmap,
-                      interpolation="nearest")
-        else:
-            off = 0.5 if grid else 0.0
-            px, py = px.astype(np.float64), py.astype(np.float64)
-            area = None if s is None else 2 + 38 * (s - s.min()) / (np.ptp(s) or 1.0)
-            ax.scatter(px + off, py + off, c=c, s=area if area is not None else
-                       max(1.0, min(30.0, 4e4 / max(px.size, 1))),
-                       cmap=cmap if c is not None else None, linewidths=0, **scatter)
-        ax.set_xlim(0, w)
-        ax.set_ylim(0, h)
+    placed = [(t, cols) for t, cols in kinds if "x" in cols and "y" in cols]
+    if placed:
+        drawn = 0
+        for j, (t, cols) in enumerate(placed):
+            live = _live_mask(cols)
+            c = _column(world, cols, color if color in cols or not isinstance(color, str)
+                        or len(placed) == 1 else None, "color", live)
+            s = _column(world, cols, size if size in cols or len(placed) == 1 else None,
+                        "size", live)
+            px, py = _live(cols["x"], live), _live(cols["y"], live)
+            grid = np.issubdtype(cols["x"].dtype, np.integer)
+            w, h = _extent(world, px, py)
+            if layer is not None and j == 0:
+                ax.imshow(_layer(world, layer, w, h), origin="lower", extent=(0, w, 0, h),
+                          cmap="Greens", alpha=0.6, interpolation="nearest")
+            many = px.size > MAX_MARKERS if raster is None else raster
+            if many:
+                ax.imshow(_raster(px, py, c, w, h, grid), origin="lower", extent=(0, w, 0, h),
+                          cmap=cmap, interpolation="nearest",
+                          alpha=1.0 if len(placed) == 1 else 0.7)
+            else:
+                off = 0.5 if grid else 0.0
+                px, py = px.astype(np.float64), py.astype(np.float64)
+                area = None if s is None else 2 + 38 * (s - s.min()) / (np.ptp(s) or 1.0)
+                ax.scatter(px + off, py + off, c=c, s=area if area is not None else
+                           max(1.0, min(30.0, 4e4 / max(px.size, 1))),
+                           cmap=cmap if c is not None else None, linewidths=0,
+                           marker=MARKERS[j % len(MARKERS)], label=t, **scatter)
+                drawn += t is not None
+            ax.set_xlim(0, w)
+            ax.set_ylim(0, h)
+        if drawn > 1:
+            ax.legend(loc="upper right", fontsize="small")
         ax.set_aspect("equal")
-    elif (net := _network(world)) is not None:
-        n = net.indptr.shape[0] - 1
-        angle = 2 * np.pi * np.arange(n) / max(n, 1)
-        nx_, ny_ = np.cos(angle), np.sin(angle)
-        if net.indices.shape[0] <= MAX_EDGES:
-            from matplotlib.collections import LineCollection
+    else:
+        t, cols = kinds[0]
+        live = _live_mask(cols)
+        c = _column(world, cols, color, "color", live)
+        rows = next(iter(cols.values())).shape[0] if cols else 0
+        if (net := _network(world)) is not None:
+            n = net.indptr.shape[0] - 1
+            angle = 2 * np.pi * np.arange(n) / max(n, 1)
+            nx_, ny_ = np.cos(angle), np.sin(angle)
+            if net.indices.shape[0] <= MAX_EDGES:
+                from matplotlib.collections import LineCollection
 
-            src = np.repeat(np.arange(n), np.diff(net.indptr))
-            keep = src < net.indices  # each undirected edge once
-            seg = np.stack([np.c_[nx_[src[keep]], ny_[src[keep]]],
-                            np.c_[nx_[net.indices[keep]], ny_[net.indices[keep]]]], axis=1)
-            ax.add_collection(LineCollection(seg, colors="0.8", linewidths=0.3, zorder=0))
-        node = np.arange(n) if live is None else np.flatnonzero(live[:n])
-        ax.scatter(nx_[node], ny_[node], c=c, cmap=cmap if c is not None else None, s=max(2.0, min(40.0, 4e3 / max(n, 1))),
-                   linewidths=0, zorder=1, **scatter)
-        ax.set_aspect("equal")
-        ax.axis("off")
-    else:  # no space: the rows themselves, on a square lattice, as one image
-        side = max(1, int(np.ceil(np.sqrt(rows))))
-        r = np.arange(rows) if live is None else np.flatnonzero(live)
-        image = _raster(r % side, r // side, c, side, side, grid=True)
-        ax.imshow(image, origin="lower", cmap=cmap, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_xlabel("rows, no space: one square each")
+                src = np.repeat(np.arange(n), np.diff(net.indptr))
+                keep = src < net.indices  # each undirected edge once
+                seg = np.stack([np.c_[nx_[src[keep]], ny_[src[keep]]],
+                                np.c_[nx_[net.indices[keep]], ny_[net.indices[keep]]]], axis=1)
+                ax.add_collection(LineCollection(seg, colors="0.8", linewidths=0.3, zorder=0))
+            node = np.arange(n) if live is None else np.flatnonzero(live[:n])
+            ax.scatter(nx_[node], ny_[node], c=c if c is None or c.size == node.size else
+                       c[:node.size], cmap=cmap if c is not None else None,
+                       s=max(2.0, min(40.0, 4e3 / max(n, 1))), linewidths=0, zorder=1,
+                       **scatter)
+            ax.set_aspect("equal")
+            ax.axis("off")
+        else:  # no space: the rows themselves, on a square lattice, as one image
+            side = max(1, int(np.ceil(np.sqrt(rows))))
+            r = np.arange(rows) if live is None else np.flatnonzero(live)
+            image = _raster(r % side, r // side, c, side, side, grid=True)
+            ax.imshow(image, origin="lower", cmap=cmap, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel("rows, no space: one square each")
     name = getattr(getattr(world, "model", None), "name", type(world).__name__)
     ax.set_title(title if title is not None else f"{name}, tick {world.tick}")
     return ax
+
+
+def _live_mask(cols):
+    """The live rows of a table's columns, or None when every row is live."""
+    live = (np.asarray(cols["alive"]) != 0) if "alive" in cols else None
+    return None if live is None or live.all() else live
 
 
 def animate(world, frames: int, *, every: int = 1, interval: int = 100, **plot_kw):

@@ -76,6 +76,7 @@ a new module; a helper edited in another file is not seen (as with Numba's own c
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import importlib.util
 import inspect
@@ -112,7 +113,7 @@ MAX_ROWS = 2**31 - 1  # rows of a table (a CellIndex holds rows as int32)
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "10"
+_TEMPLATE_VERSION = "11"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -124,16 +125,19 @@ class Column:
     function ``init(i, key, p) -> value`` run in parallel over rows at tick -1.
     ``checks``: constraints its values obey (:mod:`dod_sim.schema`: ``InRange(0,
     "width")`` with a parameter's name as a bound, ``Finite()``, ``RowIndex("rows")``),
-    checked when a snapshot is restored."""
+    checked when a snapshot is restored. ``table``: the kind of agent it belongs to
+    (:class:`Model` says how a model of several tables names its columns)."""
 
     name: str
     dtype: Any
     init: Any = 0
     doc: str = ""
     checks: tuple = ()
+    table: str = "agents"
 
     def __post_init__(self):
         _check_name("columns", self.name)
+        _check_name("tables", self.table)
         try:
             np.dtype(self.dtype)
         except TypeError as e:
@@ -160,6 +164,7 @@ class Rows:
     writes: tuple = ()
     order: str | None = None
     spawn: tuple = ()
+    table: str | None = None
 
     def __post_init__(self):
         _check_system(self)
@@ -167,12 +172,14 @@ class Rows:
 
 @dataclass(frozen=True)
 class Kernel:
-    """A whole-column system (module docstring)."""
+    """A whole-column system (module docstring); its ``n`` is the row count of
+    ``table`` (default: the model's first)."""
 
     name: str
     fn: Any
     reads: tuple = ()
     writes: tuple = ()
+    table: str | None = None
 
     def __post_init__(self):
         _check_system(self)
@@ -182,11 +189,13 @@ class Kernel:
 class Stat:
     """A model statistic computed in compiled code after each tick:
     ``fn(n, p, *reads) -> float`` over the current buffers of ``reads`` (columns, or
-    resources such as a scratch histogram, which it may write). ``run`` with only Stat
-    statistics stays one compiled call for all its steps."""
+    resources such as a scratch histogram, which it may write); ``n`` is the row count
+    of ``table`` (default: the model's first). ``run`` with only Stat statistics stays
+    one compiled call for all its steps."""
 
     fn: Any
     reads: tuple = ()
+    table: str | None = None
 
 
 @_kernel
@@ -240,32 +249,36 @@ class Resource:
 
 
 def _schema_of(model, store, parity, resources):
-    """(Schema, {name: array}) of a model's world: the single-buffered columns as the
-    table ``agents``; double-buffered columns (2 x rows, the current one chosen by
-    ``parity``); ``parity``; every array of every resource, named ``resource`` or
+    """(Schema, {name: array}) of a model's world: the single-buffered columns as one
+    table per kind of agent; double-buffered columns (2 x rows, the current one chosen
+    by ``parity``); ``parity``; every array of every resource, named ``resource`` or
     ``resource.field`` (state for ``state=True`` resources, scratch otherwise)."""
     double = {name: j for j, name in enumerate(model.double)}
-    single, others, arrays = [], [], {}
-    live = Where("alive") if model.dynamic else None  # a free row's values are not state
+    single = {t: [] for t in model.tables}
+    others, arrays = [], {}
     for c in model.columns:
+        info = model.table_info[c.table]
         a = store[c.name]
         arrays[c.name] = a
+        live = Where(info.alive) if model.dynamic else None  # free rows' values: not state
         if c.name in double:
-            others.append(Array(c.name, a.dtype.name, (2, "rows"), doc=c.doc,
+            others.append(Array(c.name, a.dtype.name, (2, info.size), doc=c.doc,
                                 checks=tuple(c.checks),
                                 saved=Live("parity", double[c.name]), digest=live))
         else:
-            single.append(Array(c.name, a.dtype.name, doc=c.doc, checks=tuple(c.checks),
-                                digest=None if c.name == "alive" else live))
+            single[c.table].append(Array(c.name, a.dtype.name, doc=c.doc,
+                                         checks=tuple(c.checks),
+                                         digest=None if c.name == info.alive else live))
     others.append(Array("parity", "int64", (len(double),), doc="the current buffer of "
                         "each double-buffered column", checks=(InRange(0, 2),),
                         digest=False))
     arrays["parity"] = parity
+    populations = {i.population: i for i in model.table_info.values()} if model.dynamic else {}
     for r in model.resources:
         value = resources[r.name]
-        if r is _POPULATION:
-            others += _population_arrays(value)
-            arrays.update({f"population.{k}": getattr(value, k) for k in _POP_ARRAYS})
+        if r.name in populations:
+            others += _population_arrays(value, populations[r.name])
+            arrays.update({f"{r.name}.{k}": getattr(value, k) for k in _POP_ARRAYS})
             continue
         fields = (value._asdict().items() if isinstance(value, tuple) and hasattr(value, "_asdict")
                   else [(None, value)])
@@ -276,22 +289,25 @@ def _schema_of(model, store, parity, resources):
                                     role="state" if r.state else "scratch",
                                     doc=f"resource {r.name}"))
                 arrays[name] = a
-    return Schema(model.name, (Table("agents", "rows", tuple(single)),), tuple(others)), arrays
+    tables = tuple(Table(t, model.table_info[t].size, tuple(single[t])) for t in model.tables)
+    return Schema(model.name, tables, tuple(others)), arrays
 
 
 _POP_ARRAYS = ("free", "count", "want", "births", "deaths", "order")  # alive, id: columns
 
 
-def _population_arrays(pop) -> list:
-    """The schema of a Population's arrays besides its columns ``alive`` and ``id``."""
-    def scratch(name, doc):
-        a = getattr(pop, name)
-        return Array(f"population.{name}", a.dtype.name, a.shape, role="scratch", doc=doc)
+def _population_arrays(pop, info) -> list:
+    """The schema of a table's Population besides its columns ``alive`` and ``id``."""
+    name = info.population
+
+    def scratch(field, doc):
+        a = getattr(pop, field)
+        return Array(f"{name}.{field}", a.dtype.name, a.shape, role="scratch", doc=doc)
     return [
-        Array("population.free", "int64", ("rows",), doc="the free rows, a stack",
-              checks=(FreeStack("population.count", "alive", "rows"),)),
-        Array("population.count", "int64", (4,), doc="free rows, next id, births refused, "
-              "live rows", checks=(InRange(0, 2**62), Entry(_pop.LIVE, CountOf("alive")))),
+        Array(f"{name}.free", "int64", (info.size,), doc="the free rows, a stack",
+              checks=(FreeStack(f"{name}.count", info.alive, info.size),)),
+        Array(f"{name}.count", "int64", (4,), doc="free rows, next id, births refused, "
+              "live rows", checks=(InRange(0, 2**62), Entry(_pop.LIVE, CountOf(info.alive)))),
         scratch("want", "deaths asked for in the running system"),
         scratch("births", "births asked for per chunk of a per-row loop"),
         scratch("deaths", "deaths per chunk"),
@@ -329,19 +345,52 @@ def _check_system(s) -> None:
         object.__setattr__(s, part, names)
 
 
+DEFAULT_TABLE = "agents"
+
+
+class TableInfo(NamedTuple):
+    """A table of a model: its name, index, size name (``rows``, or ``rows_<table>``
+    with several tables) and, in a dynamic model, the names of its ``alive`` and ``id``
+    columns and its population resource."""
+
+    name: str
+    index: int
+    size: str
+    alive: str
+    id: str
+    population: str
+
+
+class _IO(NamedTuple):
+    reads: tuple
+    writes: tuple
+    spawn: tuple
+    table: str
+
+
+def _renamed(column: Column, name: str, table: str) -> Column:
+    """``column`` under its name in the model (``table.name``: not an identifier, so
+    set past the constructor's check)."""
+    c = copy.copy(column)
+    object.__setattr__(c, "name", name)
+    object.__setattr__(c, "table", table)
+    return c
+
+
+def _ident(name: str) -> str:
+    """A name in the model as part of a generated identifier."""
+    return name.replace(".", "__")
+
+
 # The engine's part of a dynamic model: made by ModelWorld, not by ``make``.
 _ALIVE = Column("alive", "uint8", 0, doc="1: the row holds a live agent; 0: free",
                 checks=(OneOf((0, 1)),))
 _ID = Column("id", "int64", 0, doc="the agent's stable id (-1 in a free row)",
              checks=(InRange(-1, 2**62),))
-ENGINE_COLUMNS = ("alive", "id")
 
 
 def _made_by_world(p, agents):
     raise AssertionError("the population is made by ModelWorld")
-
-
-_POPULATION = Resource("population", _made_by_world, state=True)
 
 
 def _make_resource(make, p, agents, seed, columns):
@@ -394,16 +443,39 @@ class Model:
         self.view = dict(view or {})
         self.params = dict(params or {})
         self.dynamic = bool(dynamic)
-        for c in tuple(columns):
-            if self.dynamic and getattr(c, "name", None) in ENGINE_COLUMNS:
+        user = tuple(columns)
+        for c in user:
+            if not isinstance(c, Column):
+                raise ConfigError(f"columns must be Column, not {c!r}", field="columns", value=c)
+        #: The kinds of agent, in the order their columns first appear.
+        self.tables = tuple(dict.fromkeys(c.table for c in user)) or (DEFAULT_TABLE,)
+        multi = len(self.tables) > 1
+        #: Per table: its size name, engine names and index (:class:`TableInfo`).
+        self.table_info = {t: TableInfo(t, j, f"rows_{t}" if multi else "rows",
+                                        f"{t}.alive" if multi else "alive",
+                                        f"{t}.id" if multi else "id",
+                                        f"{t}_population" if multi else "population")
+                           for j, t in enumerate(self.tables)}
+        engine_cols, engine_res = [], []
+        if self.dynamic:
+            for t, info in self.table_info.items():
+                engine_cols += [_renamed(_ALIVE, info.alive, t), _renamed(_ID, info.id, t)]
+                engine_res.append(Resource(info.population, _made_by_world, state=True))
+        #: Names the engine owns in a dynamic model: {name: table}.
+        self.engine = {n: t for t, i in self.table_info.items() if self.dynamic
+                       for n in (i.alive, i.id, i.population)}
+        for c in user:
+            if self.dynamic and c.name in ("alive", "id"):
                 raise ConfigError(f"column {c.name!r} is the engine's in a dynamic model",
                                   field="columns", value=c.name)
         for r in tuple(resources):
-            if self.dynamic and getattr(r, "name", None) == "population":
-                raise ConfigError("resource 'population' is the engine's in a dynamic model",
-                                  field="resources", value="population")
-        self.columns = ((_ALIVE, _ID) if self.dynamic else ()) + tuple(columns)
-        self.resources = ((_POPULATION,) if self.dynamic else ()) + tuple(resources)
+            if getattr(r, "name", None) in self.engine:
+                raise ConfigError(f"resource {r.name!r} is the engine's in a dynamic model",
+                                  field="resources", value=r.name)
+        # A column's name in the model: its own, or "table.column" with several tables.
+        self.columns = tuple(engine_cols) + tuple(
+            _renamed(c, f"{c.table}.{c.name}", c.table) if multi else c for c in user)
+        self.resources = tuple(engine_res) + tuple(resources)
         self.systems = tuple(systems)
         self.setup = tuple(setup)
         self.stats = dict(stats or {})
@@ -412,9 +484,28 @@ class Model:
         self._validate()
         # A column read and written by one per-row system is double-buffered (not
         # alive: a per-row system's write to it is a request, applied after the system).
-        self.double = tuple(c.name for c in self.columns
-                            if not (self.dynamic and c.name in ENGINE_COLUMNS) and any(isinstance(s, Rows) and c.name in s.reads
-                                    and c.name in s.writes for s in self.setup + self.systems))
+        self.double = tuple(c.name for c in self.columns if c.name not in self.engine and any(
+            isinstance(s, Rows) and c.name in self.io[s.name].reads
+            and c.name in self.io[s.name].writes for s in self.setup + self.systems))
+
+    def table_of(self, name: str) -> str:
+        """The table of column ``name`` (its name in the model)."""
+        return self._col_table[name]
+
+    def _resolve(self, field, name, table):
+        """A column's or resource's name in the model: ``name`` as declared, or, with
+        several tables, ``table.name`` (the system's own table) or the one column of
+        that name in any table."""
+        if name in self._col_table or name in self._res_names:
+            return name
+        if table is not None and f"{table}.{name}" in self._col_table:
+            return f"{table}.{name}"
+        found = [c for c in self._col_table if c.rpartition(".")[2] == name]
+        if len(found) == 1:
+            return found[0]
+        why = (f"names a column of several tables ({found}): write table.{name}" if found
+               else "is not a column or resource")
+        raise ConfigError(f"{field} uses {name!r}, which {why}", field=field, value=name)
 
     def _validate(self):
         seen = set()
@@ -423,7 +514,8 @@ class Model:
                             ("columns", [c.name for c in self.columns]),
                             ("resources", [r.name for r in self.resources])):
             for n in names:
-                _check_name(kind, n)
+                if kind != "columns" or "." not in n:
+                    _check_name(kind, n)
                 if n.startswith("_"):
                     raise ConfigError(f"{kind} name {n!r} must not start with an underscore",
                                       field=kind, value=n)
@@ -436,51 +528,58 @@ class Model:
             if not isinstance(v, (bool, int, float, np.integer, np.floating)):
                 raise ConfigError(f"param {k}={v!r} must be an int, float or bool scalar",
                                   field=k, value=v)
-        cols = {c.name for c in self.columns}
-        res = {r.name for r in self.resources}
-        for c in self.columns:
-            np.dtype(c.dtype)  # raises TypeError on a bad dtype
+        self._col_table = {c.name: c.table for c in self.columns}
+        self._res_names = {r.name for r in self.resources}
+        alive = {i.alive for i in self.table_info.values()} if self.dynamic else set()
+        ids = {i.id for i in self.table_info.values()} if self.dynamic else set()
+        #: Per system, its reads, writes and spawn as names in the model, and its table.
+        self.io = {}
         sys_names = set()
         for s in self.setup + self.systems:
             field = f"systems.{s.name}"
             if s.name in sys_names:
                 raise ConfigError(f"system name {s.name!r} is used twice", field=field)
             sys_names.add(s.name)
+            if not isinstance(s, (Rows, Kernel)):
+                raise ConfigError(f"{field} must be Rows or Kernel", field=field, value=s)
             if not _is_numba(s.fn):
                 raise ConfigError(f"{field}.fn must be a Numba-compiled function",
                                   field=f"{field}.fn", value=s.fn)
-            reads, writes = _names(f"{field}.reads", s.reads), _names(f"{field}.writes", s.writes)
-            for n in reads + writes:
-                if n not in cols and n not in res:
-                    raise ConfigError(f"{field} uses {n!r}, which is not a column or resource",
-                                      field=field, value=n)
-            if self.dynamic and "id" in writes or (isinstance(s, Kernel) and self.dynamic
-                                                    and "alive" in writes):
-                raise ConfigError(f"{field} writes the engine's column "
-                                  f"{'id' if 'id' in writes else 'alive'}: a Kernel ends and "
-                                  f"adds agents through the 'population' resource",
-                                  field=f"{field}.writes", value=writes)
+            table = self._table(f"{field}.table", s.table)
+            io = _IO(*(tuple(self._resolve(field, n, table)
+                             for n in _names(f"{field}.{part}", getattr(s, part, ())))
+                       for part in ("reads", "writes", "spawn")), table)
+            self.io[s.name] = io
+            if ids & set(io.writes) or (isinstance(s, Kernel) and alive & set(io.writes)):
+                raise ConfigError(f"{field} writes an engine column ({sorted((ids | alive) & set(io.writes))}): "
+                                  f"a Kernel ends and adds agents through the population "
+                                  f"resource", field=f"{field}.writes", value=io.writes)
             if isinstance(s, Rows):
-                spawn = _names(f"{field}.spawn", s.spawn)
-                if spawn and not self.dynamic:
+                if io.spawn and not self.dynamic:
                     raise ConfigError(f"{field} spawns agents in a model that is not dynamic "
                                       f"(Model(..., dynamic=True))", field=f"{field}.spawn",
-                                      value=spawn)
-                for n in spawn:
-                    if n not in cols or n in ENGINE_COLUMNS:
+                                      value=io.spawn)
+                for n in io.spawn:
+                    if n not in self._col_table or n in self.engine \
+                            or self._col_table[n] != table:
                         raise ConfigError(f"{field}.spawn names {n!r}, which is not a column "
-                                          f"of the model's own", field=f"{field}.spawn", value=n)
-                if not writes and not spawn:
+                                          f"of table {table!r}'s own", field=f"{field}.spawn",
+                                          value=n)
+                if not io.writes and not io.spawn:
                     raise ConfigError(f"{field} writes nothing", field=f"{field}.writes")
-                for n in writes:
-                    if n not in cols:
+                for n in io.writes:
+                    if n not in self._col_table:
                         raise ConfigError(f"{field}: a per-row system writes columns only, "
                                           f"not resource {n!r}", field=f"{field}.writes", value=n)
-                if s.order is not None and s.order not in res:
+                    if self._col_table[n] != table:
+                        raise ConfigError(f"{field} runs over table {table!r} and writes "
+                                          f"{n!r} of table {self._col_table[n]!r}: a per-row "
+                                          f"system writes its own rows (Rows(..., table=))",
+                                          field=f"{field}.writes", value=n)
+                if s.order is not None and s.order not in self._res_names:
                     raise ConfigError(f"{field}.order={s.order!r} is not a resource",
                                       field=f"{field}.order", value=s.order)
-            elif not isinstance(s, Kernel):
-                raise ConfigError(f"{field} must be Rows or Kernel", field=field, value=s)
+        self.stat_io = {}
         for name, st in self.stats.items():
             field = f"stats.{name}"
             if not name.isidentifier():
@@ -494,13 +593,21 @@ class Model:
                     raise ConfigError(f"{field}: column_mean counts free rows in a dynamic "
                                       f"model; use alive_mean with reads=('alive', ...)",
                                       field=f"{field}.fn", value=st.fn)
-                for n in _names(f"{field}.reads", st.reads):
-                    if n not in cols and n not in res:
-                        raise ConfigError(f"{field} reads {n!r}, which is not a column or "
-                                          f"resource", field=field, value=n)
+                table = self._table(f"{field}.table", st.table)
+                self.stat_io[name] = _IO(tuple(self._resolve(field, n, table) for n in
+                                               _names(f"{field}.reads", st.reads)), (), (),
+                                         table)
             elif not callable(st):
                 raise ConfigError(f"{field} must be a Stat or a function of the world",
                                   field=field, value=st)
+
+    def _table(self, field, table) -> str:
+        if table is None:
+            return self.tables[0]
+        if table not in self.tables:
+            raise ConfigError(f"{field}={table!r} is not a table of the model (tables: "
+                              f"{self.tables})", field=field, value=table)
+        return table
 
     # ---- compilation ----------------------------------------------------------------
 
@@ -585,13 +692,13 @@ class _Plan:
         self.per_row = []  # functions called once per row: inlined into their loops
         self.args = []
         for c in model.columns:
-            self.args.append(("b_" if c.name in model.double else "c_") + c.name)
+            self.args.append(("b_" if c.name in model.double else "c_") + _ident(c.name))
         for r in model.resources:
             self.args.append("r_" + r.name)
         # a newborn's values from its parent, per spawned column: scratch, one per row
         self.spawned = tuple(dict.fromkeys(n for s in model.setup + model.systems
-                                           if isinstance(s, Rows) for n in s.spawn))
-        self.args += [f"s_{n}" for n in self.spawned]
+                                           if isinstance(s, Rows) for n in model.io[s.name].spawn))
+        self.args += [f"s_{_ident(n)}" for n in self.spawned]
         self.par = {name: k for k, name in enumerate(model.double)}
 
     def fn(self, f, per_row=False) -> str:
@@ -605,15 +712,26 @@ class _Plan:
 
     def current(self, name) -> str:
         if name in self.par:
-            return f"b_{name}[q_{name}]"
-        if name in {c.name for c in self.model.columns}:
-            return f"c_{name}"
+            return f"b_{_ident(name)}[q_{_ident(name)}]"
+        if name in self.model._col_table:
+            return f"c_{_ident(name)}"
         return f"r_{name}"
+
+    def rows(self, table) -> str:
+        """The row count of ``table`` in generated code."""
+        return f"ns[{self.model.table_info[table].index}]"
+
+    def population(self, table) -> str:
+        return "r_" + self.model.table_info[table].population
+
+    def parities(self) -> list:
+        return [f"    q_{_ident(n)} = par[{self.par[n]}]" for n in self.model.double]
 
 
 def _rows_driver(plan, s, k, stream) -> list:
-    reads, writes, spawn = _names("", s.reads), _names("", s.writes), _names("", s.spawn)
+    reads, writes, spawn, table = plan.model.io[s.name]
     dynamic = plan.model.dynamic
+    alive = plan.model.table_info[table].alive
     rargs = [f"a{j}" for j in range(len(reads))]
     wargs = [f"o{j}" for j in range(len(writes))]
     sargs = [f"b{j}" for j in range(len(spawn))]
@@ -640,7 +758,7 @@ def _rows_driver(plan, s, k, stream) -> list:
     outs = len(writes) + (1 + len(spawn) if spawn else 0)
     value = (lambda j: "v") if outs == 1 else (lambda j: f"v[{j}]")
     for j, (name, w) in enumerate(zip(writes, wargs)):
-        if dynamic and name == "alive":  # a request: the row's agent ends at the sync point
+        if dynamic and name == alive:  # a request: the row's agent ends at the sync point
             lines += [f"            if not {value(j)}:", "                want[i] = DIES"]
         else:
             lines.append(f"            {w}[i] = {value(j)}")
@@ -667,8 +785,8 @@ def _born_driver(plan, s, k) -> list:
     """The children of system ``s`` after :func:`~dod_sim.kernels.population.open_births`
     granted ``g``: each takes its row, id and values, spawned columns from its parent's
     request, the others their scalar ``init`` (0 for an array or a function)."""
-    spawn = _names("", s.spawn)
-    cols = [c for c in plan.model.columns if c.name not in ENGINE_COLUMNS]
+    spawn, table = plan.model.io[s.name].spawn, plan.model.io[s.name].table
+    cols = [c for c in plan.model.columns if c.table == table and c.name not in plan.model.engine]
     dst = [f"d{j}" for j in range(len(cols))]
     lines = [
         "@kernel(parallel=True)",
@@ -695,42 +813,46 @@ def _born_driver(plan, s, k) -> list:
 
 def _schedule(plan, systems, fname, first) -> tuple[list, list]:
     """(drivers, body lines) of one schedule (the tick or the setup)."""
-    drivers, body = [], []
-    for name in plan.model.double:
-        body.append(f"    q_{name} = par[{plan.par[name]}]")
+    model = plan.model
+    drivers, body = [], plan.parities()
     for j, s in enumerate(systems):
         k = first + j
-        reads, writes = _names("", s.reads), _names("", s.writes)
+        reads, writes, spawn, table = model.io[s.name]
+        n = plan.rows(table)
+        info = model.table_info[table]
+        pop = plan.population(table) if model.dynamic else None
         if isinstance(s, Rows):
             drivers += _rows_driver(plan, s, k, f"ROWS_STREAM + {k}")
-            flips = [n for n in writes if n in reads and n in plan.par]
-            args = [plan.current(n) for n in reads]
-            args += [f"b_{n}[1 - q_{n}]" if n in flips else plan.current(n) for n in writes]
-            args += [f"s_{n}" for n in s.spawn]
+            flips = [w for w in writes if w in reads and w in plan.par]
+            args = [plan.current(r) for r in reads]
+            args += [f"b_{_ident(w)}[1 - q_{_ident(w)}]" if w in flips else plan.current(w)
+                     for w in writes]
+            args += [f"s_{_ident(c)}" for c in spawn]
             order = [plan.current(s.order)] if s.order else []
-            pop = ["r_population"] if plan.model.dynamic else []
-            body.append(f"    _rows{k}(seed, tick, n, p, {', '.join(order + pop + args)})")
-            body += [f"    q_{n} = 1 - q_{n}" for n in flips]
-            if plan.model.dynamic and ("alive" in writes or s.spawn):
-                body.append("    settle(r_population, n, False)")
-            if s.spawn:
+            body.append(f"    _rows{k}(seed, tick, {n}, p, "
+                        f"{', '.join(order + ([pop] if pop else []) + args)})")
+            body += [f"    q_{_ident(w)} = 1 - q_{_ident(w)}" for w in flips]
+            if model.dynamic and (info.alive in writes or spawn):
+                body.append(f"    settle({pop}, {n}, False)")
+            if spawn:
                 drivers += _born_driver(plan, s, k)
-                dst = [plan.current(c.name) for c in plan.model.columns
-                       if c.name not in ENGINE_COLUMNS]
-                body += ["    g = open_births(r_population, n)",
+                dst = [plan.current(c.name) for c in model.columns
+                       if c.table == table and c.name not in model.engine]
+                body += [f"    g = open_births({pop}, {n})",
                          "    if g:",
-                         f"        _born{k}(n, g, r_population, "
-                         f"{', '.join(dst + [f's_{n}' for n in s.spawn])})",
-                         "    close_births(r_population, n)"]
+                         f"        _born{k}({n}, g, {pop}, "
+                         f"{', '.join(dst + [f's_{_ident(c)}' for c in spawn])})",
+                         f"    close_births({pop}, {n})"]
         else:
-            arrays = [plan.current(n) for n in reads + tuple(w for w in writes if w not in reads)]
+            arrays = [plan.current(r) for r in reads + tuple(w for w in writes if w not in reads)]
             body.append(f"    {plan.fn(s.fn)}(draw(row_key(seed, tick, 0), KERNEL_STREAM + {k}), "
-                        f"n, p{''.join(', ' + a for a in arrays)})")
-            if plan.model.dynamic and "population" in writes:
-                body.append("    settle(r_population, n, True)")
-    for name in plan.model.double:
-        body.append(f"    par[{plan.par[name]}] = q_{name}")
-    head = f"def {fname}(seed, tick, n, p, par, {', '.join(plan.args)}):"
+                        f"{n}, p{''.join(', ' + a for a in arrays)})")
+            for t, i in model.table_info.items():  # every population it was given
+                if model.dynamic and i.population in reads + writes:
+                    body.append(f"    settle({plan.population(t)}, {plan.rows(t)}, True)")
+    for name in model.double:
+        body.append(f"    par[{plan.par[name]}] = q_{_ident(name)}")
+    head = f"def {fname}(seed, tick, ns, p, par, {', '.join(plan.args)}):"
     return drivers, ["@kernel", head] + (body or ["    pass"]) + [""]
 
 
@@ -756,24 +878,26 @@ def _source(model: Model) -> tuple[str, list, list]:
         "",
     ]
     body = []
-    inits = [(j, c) for j, c in enumerate(model.columns) if _is_numba(c.init)]
-    if inits:  # one parallel loop for every column: each prange costs ~1 s to compile
-        body += [
-            "@kernel(parallel=True)",
-            f"def _init(seed, n, p, {', '.join(f'o{j}' for j, _ in inits)}):",
-            "    for c in prange((n + CHUNK - 1) // CHUNK):",
-            "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
-            "            key = row_key(seed, -1, i)",
-        ] + [f"            o{j}[i] = {plan.fn(c.init, per_row=True)}(i, draw(key, INIT_STREAM + {j}), p)"
-             for j, c in inits] + [""]
+    for t, info in model.table_info.items():
+        inits = [(j, c) for j, c in enumerate(model.columns)
+                 if c.table == t and _is_numba(c.init)]
+        if inits:  # one parallel loop for a table's columns: each prange costs ~1 s to compile
+            body += [
+                "@kernel(parallel=True)",
+                f"def _init{info.index}(seed, n, p, {', '.join(f'o{j}' for j, _ in inits)}):",
+                "    for c in prange((n + CHUNK - 1) // CHUNK):",
+                "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
+                "            key = row_key(seed, -1, i)",
+            ] + [f"            o{j}[i] = {plan.fn(c.init, per_row=True)}(i, draw(key, "
+                 f"INIT_STREAM + {j}), p)" for j, c in inits] + [""]
     n_tick = len(model.systems)
     d1, tick = _schedule(plan, model.systems, "_tick", 0)
     d2, setup = _schedule(plan, model.setup, "_setup", n_tick)
     args = ", ".join(plan.args)
     body += d1 + d2 + tick + setup + [
         "@kernel",
-        f"def run_setup(seed, n, p, par, {args}):",
-        f"    _setup(seed, -1, n, p, par, {args})",
+        f"def run_setup(seed, ns, p, par, {args}):",
+        f"    _setup(seed, -1, ns, p, par, {args})",
         "",
     ]
     # One loop with and without statistics: every compiled caller of _tick links, and
@@ -781,58 +905,69 @@ def _source(model: Model) -> tuple[str, list, list]:
     # tileworld model ~60 s of its first step() after a run()).
     compiled = [(k, st) for k, st in model.stats.items() if isinstance(st, Stat)]
     if compiled:
-        body += ["@kernel", f"def _stats(n, p, par, row, {args}):"]
-        body += [f"    q_{name} = par[{plan.par[name]}]" for name in model.double]
+        body += ["@kernel", f"def _stats(ns, p, par, row, {args}):"] + plan.parities()
         for j, (k, st) in enumerate(compiled):
-            reads = [plan.current(r) for r in _names("", st.reads)]
-            body.append(f"    row[{j}] = {plan.fn(st.fn)}(n, p{''.join(', ' + a for a in reads)})"
-                        f"  # {k}")
+            io = model.stat_io[k]
+            reads = [plan.current(r) for r in io.reads]
+            body.append(f"    row[{j}] = {plan.fn(st.fn)}({plan.rows(io.table)}, p"
+                        f"{''.join(', ' + a for a in reads)})  # {k}")
         body.append("")
-    # Agent data, tidy: the compiled loop appends each sample's live rows at sample[0]
-    # of the output columns (o_step, o_id, one per model column; a column not
-    # collected gets a zero-length one) and returns -1 when they have no room. Chunks
-    # in parallel, one pass over each chunk's rows writing every column (a loop per
-    # column took twice as long); a dynamic model first counts each chunk's live rows
-    # (o_chunk) to place them.
-    adata = [f"ad_{c.name}" for c in model.columns]
+    # Agent data, tidy, of one table (_collect<table index>): the compiled loop appends
+    # each sample's live rows at sample[0] of the output columns (o_step, o_id, one per
+    # model column; a column not collected gets a zero-length one) and returns -1 when
+    # they have no room. Chunks in parallel, one pass over each chunk's rows writing
+    # every column (a loop per column took twice as long); a dynamic model first counts
+    # each chunk's live rows (o_chunk) to place them.
+    adata = [f"ad_{_ident(c.name)}" for c in model.columns]
     outs = ", ".join(["o_chunk", "o_step", "o_id"] + adata)
     dyn = model.dynamic
-    body += ["@kernel(parallel=True)", f"def _collect(pos, step, n, par, {args}, {outs}):"]
-    body += [f"    q_{name} = par[{plan.par[name]}]" for name in model.double]
-    body += [f"    x_{c.name} = {plan.current(c.name)}" for c in model.columns]
-    body += [f"    w_{c.name} = {a}.shape[0] > 0" for c, a in zip(model.columns, adata)]
-    body += ["    chunks = (n + CHUNK - 1) // CHUNK"]
-    if dyn:
-        body += ["    for c in prange(chunks):", "        m = 0",
-                 "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
-                 "            m += x_alive[i] == ALIVE", "        o_chunk[c] = m",
-                 "    total = 0", "    for c in range(chunks):", "        m = o_chunk[c]",
-                 "        o_chunk[c] = pos + total", "        total += m"]
-    else:
-        body += ["    total = n"]
-    body += ["    if pos + total > o_step.shape[0]:", "        return -1",
-             "    for c in prange(chunks):", "        lo = c * CHUNK",
-             "        hi = min(n, lo + CHUNK)",
-             f"        k0 = {'o_chunk[c]' if dyn else 'pos + lo'}"]
-    live = ["            if x_alive[i] != ALIVE:", "                continue"] if dyn else []
-    body += ["        k = k0", "        for i in range(lo, hi):"] + live + [
-        "            o_step[k] = step", f"            o_id[k] = {'x_id[i]' if dyn else 'i'}"]
-    for c, a in zip(model.columns, adata):
-        body += [f"            if w_{c.name}:", f"                {a}[k] = x_{c.name}[i]"]
-    body += ["            k += 1", "    return pos + total", ""]
+    for t, info in model.table_info.items():
+        cols = [(c, a) for c, a in zip(model.columns, adata) if c.table == t]
+        x = {c.name: f"x_{_ident(c.name)}" for c, _ in cols}
+        body += ["@kernel(parallel=True)",
+                 f"def _collect{info.index}(pos, step, ns, par, {args}, {outs}):",
+                 f"    n = {plan.rows(t)}"] + plan.parities()
+        body += [f"    {x[c.name]} = {plan.current(c.name)}" for c, _ in cols]
+        body += [f"    w{j} = {a}.shape[0] > 0" for j, (_, a) in enumerate(cols)]
+        body += ["    chunks = (n + CHUNK - 1) // CHUNK"]
+        if dyn:
+            body += ["    for c in prange(chunks):", "        m = 0",
+                     "        for i in range(c * CHUNK, min(n, (c + 1) * CHUNK)):",
+                     f"            m += {x[info.alive]}[i] == ALIVE", "        o_chunk[c] = m",
+                     "    total = 0", "    for c in range(chunks):", "        m = o_chunk[c]",
+                     "        o_chunk[c] = pos + total", "        total += m"]
+        else:
+            body += ["    total = n"]
+        body += ["    if pos + total > o_step.shape[0]:", "        return -1",
+                 "    for c in prange(chunks):", "        lo = c * CHUNK",
+                 "        hi = min(n, lo + CHUNK)",
+                 f"        k0 = {'o_chunk[c]' if dyn else 'pos + lo'}"]
+        live = [f"            if {x[info.alive]}[i] != ALIVE:", "                continue"] \
+            if dyn else []
+        body += ["        k = k0", "        for i in range(lo, hi):"] + live + [
+            "            o_step[k] = step",
+            f"            o_id[k] = {x[info.id] + '[i]' if dyn else 'i'}"]
+        for j, (c, a) in enumerate(cols):
+            body += [f"            if w{j}:", f"                {a}[k] = {x[c.name]}[i]"]
+        body += ["            k += 1", "    return pos + total", ""]
+    collect = [f"            {'if' if j == 0 else 'elif'} ctable == {j}:\n"
+               f"                k = _collect{j}(sample[0], t + 1, ns, par, {args}, {outs})"
+               for j in range(len(model.tables))]
+    refused = " or ".join(f"{plan.population(t)}.count[REFUSED]" for t in model.tables)
     body += [
         "@kernel",
-        f"def run_ticks(seed, t0, steps, n, p, par, out, with_stats, cyc, until, every, "
-        f"sample, {args}, {outs}):",
+        f"def run_ticks(seed, t0, steps, ns, p, par, out, with_stats, cyc, until, every, "
+        f"sample, ctable, {args}, {outs}):",
         "    prev = cycles()",
         "    for t in range(t0, t0 + steps):",
-        f"        _tick(seed, t, n, p, par, {args})",
+        f"        _tick(seed, t, ns, p, par, {args})",
     ] + ([
         "        if with_stats:",
-        f"            _stats(n, p, par, out[t - t0], {args})",
+        f"            _stats(ns, p, par, out[t - t0], {args})",
     ] if compiled else []) + [
         "        if every and (t + 1) % every == 0:",
-        f"            k = _collect(sample[0], t + 1, n, par, {args}, {outs})",
+        "            k = -1",
+    ] + collect + [
         "            if k < 0:  # no room: the caller makes some and takes this sample",
         "                sample[1] = 1",
         "                cyc[t - t0] = cycles() - prev",
@@ -842,7 +977,7 @@ def _source(model: Model) -> tuple[str, list, list]:
         "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
         "        prev = now",
     ] + ([
-        "        if r_population.count[REFUSED]:  # capacity: stop after this tick",
+        f"        if {refused}:  # capacity: stop after this tick",
         "            return t - t0 + 1",
     ] if model.dynamic else []) + [
         "        if until >= 0 and out[t - t0, until] != 0:",
@@ -1035,24 +1170,27 @@ class _Collector:
 
     BUDGET = 256 << 20
 
-    def __init__(self, world, names, every, steps):
+    def __init__(self, world, names, every, steps, table):
         self.world, self.names, self.every = world, names, every
+        self.table_index = world.model.table_info[table].index
+        self.rows = world.table_rows[table]
         columns = world.model.columns
         self.row_bytes = 16 + sum(np.dtype(c.dtype).itemsize for c in columns
                                   if c.name in names)
         t0 = world.tick
         samples = 1 + (t0 + steps) // every - t0 // every
-        expected = samples * world.live
+        live = world.live_of(table)
+        expected = samples * live
         if expected * self.row_bytes > _physical_memory():
-            raise ConfigError(f"collecting {samples} samples of {world.live} agents needs "
+            raise ConfigError(f"collecting {samples} samples of {live} agents needs "
                               f"{expected * self.row_bytes / 2**30:.1f} GiB, more than this "
                               f"machine's memory: collect fewer steps or every k steps",
                               field="steps", value=steps)
         if world.model.dynamic:
             expected = min(expected * 5 // 4, max(1, self.BUDGET // self.row_bytes))
-        self.block = max(world.rows, expected)
+        self.block = max(self.rows, expected)
         self.sample = np.zeros(2, np.int64)
-        self.chunks = np.zeros(world.rows // CHUNK + 1, np.int64)
+        self.chunks = np.zeros(self.rows // CHUNK + 1, np.int64)
         self.parts = []
         self._fresh()
 
@@ -1074,11 +1212,12 @@ class _Collector:
 
     def _take(self):
         w = self.world
-        k = w._mod._collect(self.sample[0], w.tick, w.rows, w._par, *w._args, *self.buffers)
+        collect = getattr(w._mod, f"_collect{self.table_index}")
+        k = collect(self.sample[0], w.tick, w._ns, w._par, *w._args, *self.buffers)
         if k < 0:
             self._flush()
             self._fresh()
-            k = w._mod._collect(0, w.tick, w.rows, w._par, *w._args, *self.buffers)
+            k = collect(0, w.tick, w._ns, w._par, *w._args, *self.buffers)
         self.sample[0] = k
 
     def sample_now(self):
@@ -1108,10 +1247,52 @@ def _physical_memory() -> int:
         return 2**40
 
 
+def _count(field, v, lo, hi) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+        raise ConfigError(f"{field}={v!r} must be an integer in [{lo}, {hi}]", field=field,
+                          value=v, bound=(lo, hi))
+    return int(v)
+
+
+def _sizes(model, agents, capacity) -> tuple[dict, dict]:
+    """({table: agents}, {table: rows}) from ``agents`` and ``capacity`` (an int for a
+    model of one table, else a dict by table); a dynamic table's capacity defaults to
+    twice its agents."""
+    multi = len(model.tables) > 1
+
+    def by_table(field, v):
+        if not isinstance(v, dict):
+            if multi:
+                raise ConfigError(f"{field}={v!r} must be a dict by table for model "
+                                  f"{model.name!r} (tables: {model.tables})", field=field,
+                                  value=v)
+            return {model.tables[0]: v}
+        if set(v) != set(model.tables):
+            raise ConfigError(f"{field} must name every table of model {model.name!r} once: "
+                              f"{model.tables}, not {tuple(v)}", field=field, value=tuple(v))
+        return v
+
+    table_agents = {t: _count("agents" if not multi else f"agents.{t}", a, 1, MAX_ROWS)
+                    for t, a in by_table("agents", agents).items()}
+    if capacity is not None and not model.dynamic:
+        raise ConfigError(f"capacity={capacity!r} is for a dynamic model; model "
+                          f"{model.name!r} has a fixed population", field="capacity",
+                          value=capacity)
+    if not model.dynamic:
+        return table_agents, dict(table_agents)
+    if capacity is None:
+        capacity = {t: 2 * a for t, a in table_agents.items()}
+    rows = {t: _count("capacity" if not multi else f"capacity.{t}", c, table_agents[t],
+                      MAX_ROWS)
+            for t, c in by_table("capacity", capacity).items()}
+    return table_agents, rows
+
+
 class ModelWorld:
     """``agents`` rows of ``model`` with a seed, a thread count and parameter values.
 
     Columns are numpy arrays of length ``agents`` (two buffers for double-buffered ones).
+    A model of several tables takes ``agents`` (and ``capacity``) as a dict by table.
     Construction initialises the columns (tick -1) and runs the setup systems;
     ``setup_seconds`` includes compiling or loading the model on first use.
     ``threads``: None lets the runtime choose: one thread for a world of one ``CHUNK``
@@ -1120,40 +1301,28 @@ class ModelWorld:
     (``pacing.model_threads``; ``threads_choice`` says which and why).
     """
 
-    def __init__(self, model: Model, agents: int, *, seed: int = 0, threads: int | None = None,
-                 capacity: int | None = None, **params):
-        if isinstance(agents, bool) or not isinstance(agents, (int, np.integer)) or agents < 1:
-            raise ConfigError(f"agents={agents!r} must be an integer >= 1", field="agents",
-                              value=agents, bound=1)
-        if capacity is not None and not model.dynamic:
-            raise ConfigError(f"capacity={capacity!r} is for a dynamic model; model "
-                              f"{model.name!r} has a fixed population", field="capacity",
-                              value=capacity)
-        if model.dynamic:
-            capacity = 2 * int(agents) if capacity is None else capacity
-            if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) \
-                    or not agents <= capacity <= MAX_ROWS:
-                raise ConfigError(f"capacity={capacity!r} must be an integer in [agents="
-                                  f"{agents}, {MAX_ROWS}]", field="capacity", value=capacity,
-                                  bound=(int(agents), MAX_ROWS))
-        elif agents > MAX_ROWS:
-            raise ConfigError(f"agents={agents!r} must be at most {MAX_ROWS}", field="agents",
-                              value=agents, bound=MAX_ROWS)
+    def __init__(self, model: Model, agents, *, seed: int = 0, threads: int | None = None,
+                 capacity=None, **params):
+        table_agents, table_rows = _sizes(model, agents, capacity)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
                 or not 0 <= seed <= 2**63 - 1:
             raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**63 - 1]",
                               field="seed", value=seed, bound=(0, 2**63 - 1))
         self.model = model
-        #: Agents at the start (the live count of a dynamic model is :attr:`live`).
-        self.agents = int(agents)
-        #: Rows of the table: ``agents``, or the capacity of a dynamic model.
-        self.rows = int(capacity) if model.dynamic else self.agents
+        #: Agents at the start per table (the live count of a dynamic model: :attr:`live`).
+        self.table_agents = table_agents
+        #: Rows per table: its agents, or its capacity in a dynamic model.
+        self.table_rows = table_rows
+        #: Agents at the start and rows, over every table.
+        self.agents = sum(table_agents.values())
+        self.rows = sum(table_rows.values())
+        self._ns = np.array([table_rows[t] for t in model.tables], np.int64)
         self.seed = int(seed)
         cores = runtime.default_threads()
         if threads is not None:
             self.threads = runtime.resolve_threads(threads)
             self.threads_choice = {"threads": self.threads, "how": "set by the caller"}
-        elif cores == 1 or agents <= CHUNK:
+        elif cores == 1 or self.agents <= CHUNK:
             # one chunk: its parallel loops have one iteration, and waking the pool for
             # each cost more than the work (wealth, 1,000 agents: 470 us a step on 1
             # thread, 770 on 2)
@@ -1168,21 +1337,26 @@ class ModelWorld:
                                    f"{pacing.PROBE_MAX_AGENTS} agents)"}
         self.params = self._params(params)
         if model.check is not None:
-            model.check(self.params, self.agents)
+            model.check(self.params, agents)
         self._mod = model.module()
         self._store = {}
-        n = self.rows
         for c in model.columns:
+            n = table_rows[c.table]
             shape = (2, n) if c.name in model.double else (n,)
             self._store[c.name] = np.zeros(shape, np.dtype(c.dtype))
         single = {c.name: buf for c in model.columns
                   if (buf := self._store[c.name]).ndim == 1}
-        self._res = {r.name: _pop.population(single["alive"], single["id"], self.agents)
-                     if r is _POPULATION else _make_resource(r.make, self.params, n, self.seed,
-                                                             single)
+        populations = {i.population: i for i in model.table_info.values()} if model.dynamic else {}
+        first = table_rows[model.tables[0]]
+        self._res = {r.name: _pop.population(single[populations[r.name].alive],
+                                             single[populations[r.name].id],
+                                             table_agents[populations[r.name].name])
+                     if r.name in populations else _make_resource(r.make, self.params, first,
+                                                                  self.seed, single)
                      for r in model.resources}
         plan = _Plan(model)
-        self._spawned = {name: np.zeros(n, self._store[name].dtype) for name in plan.spawned}
+        self._spawned = {name: np.zeros(table_rows[model.table_of(name)],
+                                        self._store[name].dtype) for name in plan.spawned}
         for s in model.systems + model.setup:
             if isinstance(s, Rows) and s.order and not isinstance(self._res[s.order],
                                                                   _nb.CellIndex):
@@ -1192,8 +1366,10 @@ class ModelWorld:
         self._args = tuple(self._store[c.name] for c in model.columns) + tuple(
             self._res[r.name] for r in model.resources) + tuple(self._spawned.values())
         self.schema, self._arrays = _schema_of(model, self._store, self._par, self._res)
-        #: The sizes the schema's shapes and bounds name: rows and every parameter.
-        self.sizes = {"rows": n, **self.params._asdict()}
+        #: The sizes the schema's shapes and bounds name: each table's rows (``rows``, or
+        #: ``rows_<table>`` with several tables) and every parameter.
+        self.sizes = {model.table_info[t].size: table_rows[t] for t in model.tables}
+        self.sizes.update(self.params._asdict())
         # the agent-data outputs of a run that collects none: chunk scratch, step, id,
         # every column
         self._no_data = (np.zeros(0, np.int64),) * 3 + tuple(
@@ -1203,11 +1379,11 @@ class ModelWorld:
         t = time.perf_counter()
         with runtime.threads(self.threads):
             self._init_columns()
-            self._mod.run_setup(self.seed, n, self.params, self._par, *self._args)
+            self._mod.run_setup(self.seed, self._ns, self.params, self._par, *self._args)
         self.setup_seconds = time.perf_counter() - t
         self._check_resources()
         self._check_capacity()
-        if threads is None and cores > 1 and CHUNK < agents <= pacing.PROBE_MAX_AGENTS:
+        if threads is None and cores > 1 and CHUNK < self.agents <= pacing.PROBE_MAX_AGENTS:
             self.threads, self.threads_choice = pacing.model_threads(
                 lambda k: type(self)(model, agents, seed=seed, threads=k, capacity=capacity,
                                      **params),
@@ -1235,23 +1411,25 @@ class ModelWorld:
         return params_class({k: _py_type(v) for k, v in self.model.params.items()})
 
     def _init_columns(self):
-        n = self.agents  # a dynamic model's free rows keep zeros
-        computed = []
+        computed = {t: [] for t in self.model.tables}
         for c in self.model.columns:
-            if self.model.dynamic and c.name in ENGINE_COLUMNS:
+            if c.name in self.model.engine:
                 continue  # set by the population
+            n = self.table_agents[c.table]  # a dynamic model's free rows keep zeros
             buf = self._store[c.name]
             cur = (buf[0] if buf.ndim == 2 else buf)[:n]
             if _is_numba(c.init):
-                computed.append(cur)
+                computed[c.table].append(cur)
             else:
                 v = np.asarray(c.init)
                 if v.ndim and v.shape != (n,):
                     raise ConfigError(f"column {c.name!r}: init array has shape {v.shape}, "
                                       f"expected ({n},)", field=c.name, value=v.shape, bound=n)
                 cur[:] = v
-        if computed:
-            self._mod._init(self.seed, n, self.params, *computed)
+        for t, arrays in computed.items():
+            if arrays:
+                getattr(self._mod, f"_init{self.model.table_info[t].index}")(
+                    self.seed, self.table_agents[t], self.params, *arrays)
         for buf in self._store.values():
             if buf.ndim == 2:
                 buf[1] = buf[0]
@@ -1299,7 +1477,8 @@ class ModelWorld:
                              None)[0]
 
     def collect(self, steps: int, *, adata=(), every: int = 1, until=None,
-                progress: Callable | None = None, stop=None, frame: bool | None = None):
+                progress: Callable | None = None, stop=None, frame: bool | None = None,
+                table: str | None = None):
         """Run ``steps`` ticks collecting data, as Agents.jl's ``run!`` and Mesa's
         ``DataCollector`` do, and return :class:`Collected` ``(model, agents)``:
 
@@ -1316,15 +1495,22 @@ class ModelWorld:
         MiB as the table grows), so collecting adds no Python per tick and no copy
         after it (a table that needs more than the machine's memory is refused). ``frame``: return pandas
         DataFrames (default: when pandas is installed), else dicts of numpy arrays.
-        ``until``, ``progress`` and ``stop`` are :meth:`run`'s.
+        ``until``, ``progress`` and ``stop`` are :meth:`run`'s. ``table``: the table
+        whose agents are collected (default: the first); ``adata`` names its columns
+        (``"x"`` or ``"wolves.x"``). The agent table's columns are named as given.
         """
-        names = (adata,) if isinstance(adata, str) else tuple(adata)
-        columns = [c.name for c in self.model.columns]
+        table = self.model._table("table", table)
+        given_names = names = (adata,) if isinstance(adata, str) else tuple(adata)
+        columns = [c.name for c in self.model.columns if c.table == table]
+        resolved = []
         for name in names:
+            name = name if name in columns else f"{table}.{name}"
             if name not in columns:
-                raise ConfigError(f"adata names {name!r}, which is not a column of model "
-                                  f"{self.model.name!r} (columns: {columns})",
-                                  field="adata", value=name)
+                raise ConfigError(f"adata names {name!r}, which is not a column of table "
+                                  f"{table!r} of model {self.model.name!r} (columns: "
+                                  f"{columns})", field="adata", value=name)
+            resolved.append(name)
+        names = tuple(resolved)
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ConfigError(f"every={every!r} must be an integer >= 1", field="every",
                               value=every, bound=1)
@@ -1333,11 +1519,13 @@ class ModelWorld:
         start = self._tick
         first = {"step": np.array([start], np.int64)}
         first.update({k: np.array([v]) for k, v in self.stats().items()})
-        collector = _Collector(self, names, int(every), steps)
+        collector = _Collector(self, names, int(every), steps, table)
         collector.sample_now()
-        table, _ = self._advance(steps, True, progress, None, stop, 0.0, until, collector)
-        model_table = {k: np.concatenate([first[k], table[k]]) for k in table}
+        stats, _ = self._advance(steps, True, progress, None, stop, 0.0, until, collector)
+        model_table = {k: np.concatenate([first[k], stats[k]]) for k in stats}
         agents = collector.table()
+        agents = {"step": agents["step"], "id": agents["id"],
+                  **{given: agents[name] for given, name in zip(given_names, names)}}
         if frame:
             import pandas as pd
             return Collected(pd.DataFrame(model_table), pd.DataFrame(agents, copy=False))
@@ -1384,16 +1572,17 @@ class ModelWorld:
         out = np.empty((steps, len(compiled)), np.float64)
         cyc = np.zeros(steps, np.int64)
         pys = {k: np.empty(steps, np.float64) for k in python}
-        seed, n, p, par, args = self.seed, self.rows, self.params, self._par, self._args
+        seed, ns, p, par, args = self.seed, self._ns, self.params, self._par, self._args
         period = int(tick_ms * 1e6)
         one_by_one = bool(python) or bool(period) or until_fn is not None
         if collector is not None:
             every, sample = collector.every, collector.sample
         else:
             every, sample = 0, _NO_SAMPLE
-        pop = self._res.get("population") if self.model.dynamic else None
-        if pop is not None:
+        pops = self._populations()
+        for pop in pops.values():
             pop.count[_pop.REFUSED] = 0
+        ctable = collector.table_index if collector is not None else 0
         done = 0
         ended = False
         nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
@@ -1405,9 +1594,10 @@ class ModelWorld:
                     if due > now:
                         time.sleep((due - now) / 1e9)
                 size = 1 if one_by_one else min(progress_every, steps - done)
-                ran = self._mod.run_ticks(seed, self._tick, size, n, p, par,
+                ran = self._mod.run_ticks(seed, self._tick, size, ns, p, par,
                                           out[done:done + size], bool(compiled),
                                           cyc[done:done + size], until_col, every, sample,
+                                          ctable,
                                           *args, *(collector.buffers if collector is not None
                                                    else self._no_data))
                 # the loop returns early at a stop condition, or to get room for a sample
@@ -1424,7 +1614,7 @@ class ModelWorld:
                     pys[name][done - 1] = self.model.stats[name](self)
                 if until_fn is not None and until_fn(self):
                     ended = True
-                if pop is not None and pop.count[_pop.REFUSED]:
+                if any(pop.count[_pop.REFUSED] for pop in pops.values()):
                     ended = True
                 if progress is not None and (done % progress_every == 0 or done == steps
                                              or ended):
@@ -1448,19 +1638,37 @@ class ModelWorld:
 
     def _check_capacity(self) -> None:
         """CapacityError when births were refused since the run began (dynamic models)."""
-        pop = self._res.get("population") if self.model.dynamic else None
-        if pop is not None and pop.count[_pop.REFUSED]:
-            from .errors import from_status
-            from .kernels import status
-            raise from_status(status.CAPACITY, [pop.count[_pop.REFUSED], self.rows],
-                              tick=self._tick)
+        for table, pop in self._populations().items():
+            if pop.count[_pop.REFUSED]:
+                from .errors import from_status
+                from .kernels import status
+                err = from_status(status.CAPACITY, [pop.count[_pop.REFUSED],
+                                                    self.table_rows[table]], tick=self._tick)
+                if len(self.model.tables) > 1:
+                    err = type(err)(f"table {table}: {err}", field=f"capacity.{table}",
+                                    value=err.value, bound=err.bound, tick=err.tick)
+                raise err
+
+    def _populations(self) -> dict:
+        """{table: Population} of a dynamic model ({} otherwise)."""
+        if not self.model.dynamic:
+            return {}
+        return {t: self._res[i.population] for t, i in self.model.table_info.items()}
 
     @property
     def live(self) -> int:
         """Live agents: ``agents`` for a model of fixed population."""
         if not self.model.dynamic:
             return self.agents
-        return int(self._res["population"].count[_pop.LIVE])
+        return sum(int(pop.count[_pop.LIVE]) for pop in self._populations().values())
+
+    def live_of(self, table: str) -> int:
+        """Live agents of ``table``."""
+        pops = self._populations()
+        if table not in self.model.tables:
+            raise ConfigError(f"table={table!r} is not a table of model {self.model.name!r} "
+                              f"(tables: {self.model.tables})", field="table", value=table)
+        return int(pops[table].count[_pop.LIVE]) if pops else self.table_agents[table]
 
     def _check_resources(self) -> None:
         """Raise what the resources' checks find (see :class:`Resource`)."""
@@ -1480,7 +1688,7 @@ class ModelWorld:
         if compiled:
             row = np.empty(len(compiled), np.float64)
             with runtime.threads(self.threads):
-                self._mod._stats(self.rows, self.params, self._par, row, *self._args)
+                self._mod._stats(self._ns, self.params, self._par, row, *self._args)
             values.update(zip(compiled, row.tolist()))
         values.update({k: float(self.model.stats[k](self)) for k in python})
         return {k: values[k] for k in self.model.stats}
@@ -1519,10 +1727,13 @@ class ModelWorld:
     SNAPSHOT_KIND = "model"
 
     def _snapshot_config(self) -> dict:
-        config = {"model": self.model.name, "agents": self.agents, "seed": self.seed,
-                  "params": self.params._asdict()}
+        one = len(self.model.tables) == 1
+        t0 = self.model.tables[0]
+        config = {"model": self.model.name,
+                  "agents": self.table_agents[t0] if one else dict(self.table_agents),
+                  "seed": self.seed, "params": self.params._asdict()}
         if self.model.dynamic:
-            config["capacity"] = self.rows
+            config["capacity"] = self.table_rows[t0] if one else dict(self.table_rows)
         return config
 
     def _restored_tick(self, tick: int) -> None:

@@ -7,13 +7,16 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
 import pytest  # noqa: E402
 from test_population import LIFE  # noqa: E402
+from test_tables import PREY  # noqa: E402
 
 from dod_sim import Config, World  # noqa: E402
 from dod_sim.draw import MAX_MARKERS, animate, plot  # noqa: E402
 from dod_sim.errors import ConfigError  # noqa: E402
-from dod_sim.model import ModelWorld  # noqa: E402
+from dod_sim.kernels.rng import uniform  # noqa: E402
+from dod_sim.model import Column, Model, ModelWorld  # noqa: E402
 from dod_sim.models import boids, schelling, tileworld, wealth  # noqa: E402
 
 
@@ -37,6 +40,8 @@ def worlds():
     yield "tileworld model", tileworld.world(300, seed=1, side=64, tile_updates=4)
     yield "World", World(Config(agents=300, side=64, tile_updates=4, seed=1))
     yield "dynamic", ModelWorld(LIFE, 300, seed=1, capacity=1200)
+    yield "two tables", ModelWorld(PREY, {"sheep": 200, "wolves": 30}, seed=1,
+                                   capacity={"sheep": 2000, "wolves": 300})
 
 
 @pytest.mark.parametrize("name, world", list(worlds()), ids=[n for n, _ in worlds()])
@@ -110,3 +115,31 @@ def test_bad_animation_arguments_are_refused():
     with pytest.raises(ConfigError) as e:
         animate(boids.world(50), 0)
     assert e.value.field == "frames"
+
+
+@njit
+def _anywhere(i, key, p):
+    return 10.0 * uniform(key, 0)
+
+
+HERD = Model("test_herd", dynamic=True, params={"width": 10.0, "height": 10.0},
+             columns=[Column(c, np.float64, _anywhere, table=t)
+                      for t in ("sheep", "wolves") for c in ("x", "y", "energy")])
+
+
+def test_each_table_gets_its_own_markers_and_only_its_live_rows():
+    w = ModelWorld(HERD, {"sheep": 200, "wolves": 30}, seed=1,
+                   capacity={"sheep": 400, "wolves": 60})
+    ax = plot(w, color="energy")
+    sheep, wolves = ax.collections
+    assert len(sheep.get_offsets()) == w.live_of("sheep") == 200
+    assert len(wolves.get_offsets()) == w.live_of("wolves") == 30
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["sheep", "wolves"]
+    assert not np.array_equal(sheep.get_paths()[0].vertices,  # different markers
+                              wolves.get_paths()[0].vertices)
+    ax = plot(w, table="wolves")
+    assert len(ax.collections) == 1
+    with pytest.raises(ConfigError) as e:
+        plot(w, table="goats")
+    assert e.value.field == "table"
+    plt.close("all")

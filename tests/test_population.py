@@ -248,7 +248,7 @@ def test_until_ends_the_run_at_a_compiled_condition():
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(capacity=50), r"capacity=50 must be an integer in \[agents=100"),
+    (dict(capacity=50), r"capacity=50 must be an integer in \[100, "),
     (dict(capacity=2.5), "capacity=2.5"),
 ])
 def test_bad_capacity_is_refused(bad, match):
