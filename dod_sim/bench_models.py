@@ -35,6 +35,8 @@ MESA_SOURCES = {
     "wealth": "mesa.examples.basic.boltzmann_wealth_model.model.BoltzmannWealth",
     "schelling": "mesa.examples.basic.schelling.model.Schelling",
     "boids": "mesa.examples.basic.boid_flockers.model.BoidFlockers",
+    "game_of_life": "mesa.examples.basic.conways_game_of_life.model.ConwaysGameOfLife",
+    "virus": "mesa.examples.basic.virus_on_network.model.VirusOnNetwork",
 }
 
 
@@ -94,6 +96,15 @@ def mesa_model(name: str, agents: int, seed: int, **params):
                             speed=p["speed"], vision=p["vision"], separation=p["separation"],
                             cohere=p["cohere"], separate=p["separate"], match=p["match"],
                             seed=seed)
+    if name == "game_of_life":
+        from mesa.examples.basic.conways_game_of_life.model import ConwaysGameOfLife
+
+        return ConwaysGameOfLife(width=world_params["width"], height=world_params["height"],
+                                 seed=seed)
+    if name == "virus":
+        from mesa.examples.basic.virus_on_network.model import VirusOnNetwork
+
+        return VirusOnNetwork(num_nodes=agents, seed=seed)  # needs networkx
     raise KeyError(name)
 
 
@@ -120,9 +131,14 @@ def mesa_stats(name: str, model) -> dict:
 
 def _space(name, agents, params) -> dict:
     """width/height the dod_sim world of ``agents`` uses (explicit params win)."""
-    from .models import boids, schelling, wealth
+    from .models import boids, game_of_life, schelling, wealth
 
     if "width" in params or "height" in params:
+        return dict(params)
+    if name == "game_of_life":
+        w, h = game_of_life.grid_for(agents)
+        return {**params, "width": w, "height": h}
+    if name == "virus":
         return dict(params)
     if name == "wealth":
         side = wealth.side_for(agents)
@@ -156,8 +172,11 @@ def _ours(name: str, agents: int, quick: bool, repeat: int) -> tuple[float, int]
     return agents * steps / best, world.threads
 
 
-def _mesa(name: str, agents: int, budget_s: float) -> float:
-    model = mesa_model(name, agents, seed=1)
+def _mesa(name: str, agents: int, budget_s: float) -> float | None:
+    try:
+        model = mesa_model(name, agents, seed=1)
+    except ImportError:  # the network examples need networkx, which Mesa does not require
+        return None
     model.step()  # warm
     steps, t0 = 0, time.perf_counter()
     while True:
@@ -307,7 +326,8 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
             if run_mesa and agents in MESA_SIZES:
                 if progress is not None:
                     progress(f"{name} {agents:,} (Mesa)")
-                row["mesa_agent_steps_per_s"] = _mesa(name, agents, budget)
+                if (rate := _mesa(name, agents, budget)) is not None:
+                    row["mesa_agent_steps_per_s"] = rate
             rows[str(agents)] = row
     result["tileworld"] = {}
     for agents in TILEWORLD_SIZES[:1] if quick else TILEWORLD_SIZES:
@@ -349,17 +369,17 @@ def format_models(result: dict) -> str:
         f"models: agent-steps/s (a step includes its statistic), up to {m['threads']} threads, "
         f"{m['model']} ({m['arch']}) [{' '.join(m['vector_flags'])}], numba {m['numba']}, "
         f"mesa {m['mesa'] or 'not installed'}",
-        f"{'model':<10} {'agents':>10} {'threads':>7} {'dod_sim':>12} {'Mesa':>12} {'ratio':>9}",
+        f"{'model':<12} {'agents':>10} {'threads':>7} {'dod_sim':>12} {'Mesa':>12} {'ratio':>9}",
     ]
     for name, rows in result["models"].items():
         for agents, row in rows.items():
             ours, theirs = row["agent_steps_per_s"], row.get("mesa_agent_steps_per_s")
             ratio = f"{ours / theirs:,.0f}x" if theirs else "-"
-            lines.append(f"{name:<10} {int(agents):>10,} {row.get('threads', ''):>7} "
+            lines.append(f"{name:<12} {int(agents):>10,} {row.get('threads', ''):>7} "
                          f"{_rate(ours):>12} {_rate(theirs):>12} {ratio:>9}")
     for agents, row in result.get("tileworld", {}).items():
         a, b = row["model_api_agent_ticks_per_s"], row["world_agent_ticks_per_s"]
-        lines.append(f"tileworld {int(agents):>10,} {row['threads']:>7} "
+        lines.append(f"tileworld    {int(agents):>10,} {row['threads']:>7} "
                      f"{_rate(a):>12} {'World ' + _rate(b):>12} {a / b:>8.2f}x"
                      "   (WORKLOAD.md's tick on the model API against dod_sim.World)")
     if result.get("compile_s"):

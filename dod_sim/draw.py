@@ -3,7 +3,7 @@
 Any world that has ``columns`` can be drawn: a :class:`~dod_sim.model.ModelWorld` of
 any model, and the tileworld's ``World``. What is drawn follows from the columns and
 the model's declared ``view`` (``Model(..., view={...})``: default arguments of
-:func:`plot`, such as ``color="kind"``):
+:func:`plot`, such as ``color="kind"``, and ``vmin``/``vmax`` for a fixed colour range):
 
 * **positions** ``x`` and ``y``: integer columns are grid squares, float columns points
   in continuous space; the space is ``[0, width) x [0, height)`` from the parameters
@@ -168,6 +168,9 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
     size = defaults.get("size") if size is None else size
     layer = defaults.get("layer") if layer is None else layer
     cmap = cmap or defaults.get("cmap", "viridis")
+    for k in ("vmin", "vmax"):  # a model's fixed colour range (states, kinds)
+        if k in defaults:
+            scatter.setdefault(k, defaults[k])
     kinds = _kinds(world, table)
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
@@ -190,7 +193,8 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
             if many:
                 ax.imshow(_raster(px, py, c, w, h, grid), origin="lower", extent=(0, w, 0, h),
                           cmap=cmap, interpolation="nearest",
-                          alpha=1.0 if len(placed) == 1 else 0.7)
+                          alpha=1.0 if len(placed) == 1 else 0.7,
+                          vmin=scatter.get("vmin"), vmax=scatter.get("vmax"))
             else:
                 off = 0.5 if grid else 0.0
                 px, py = px.astype(np.float64), py.astype(np.float64)
@@ -233,7 +237,8 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
             side = max(1, int(np.ceil(np.sqrt(rows))))
             r = np.arange(rows) if live is None else np.flatnonzero(live)
             image = _raster(r % side, r // side, c, side, side, grid=True)
-            ax.imshow(image, origin="lower", cmap=cmap, interpolation="nearest")
+            ax.imshow(image, origin="lower", cmap=cmap, interpolation="nearest",
+                      vmin=scatter.get("vmin"), vmax=scatter.get("vmax"))
             ax.set_xticks([])
             ax.set_yticks([])
             ax.set_xlabel("rows, no space: one square each")

@@ -1247,6 +1247,53 @@ def _physical_memory() -> int:
         return 2**40
 
 
+def _init_values(model, init, table_agents) -> dict:
+    """{column name in the model: values} from ``init`` (a mapping of column names, or
+    a pandas DataFrame, to arrays of one value per starting agent of the column's
+    table): checked for names, lengths and a lossless cast to the column's dtype."""
+    if init is None:
+        return {}
+    if hasattr(init, "columns") and hasattr(init, "to_numpy"):  # a DataFrame
+        init = {k: init[k].to_numpy() for k in init.columns}
+    if not hasattr(init, "items"):
+        raise ConfigError(f"init must be a mapping or a DataFrame of columns, not "
+                          f"{type(init).__name__}", field="init", value=type(init).__name__)
+    columns = {c.name: c for c in model.columns if c.name not in model.engine}
+    out = {}
+    for name, values in init.items():
+        full = name if name in columns else next(
+            (c for c in columns if c.rpartition(".")[2] == name and sum(
+                k.rpartition(".")[2] == name for k in columns) == 1), None)
+        if full is None:
+            raise ConfigError(f"init names {name!r}, which is not a column of model "
+                              f"{model.name!r} (columns: {sorted(columns)})", field="init",
+                              value=name)
+        c = columns[full]
+        n = table_agents[c.table]
+        try:
+            a = np.asarray(values)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"init[{name!r}] is not an array: {e}", field=f"init.{name}",
+                              value=None) from None
+        if a.shape != (n,):
+            raise ConfigError(f"init[{name!r}] has shape {a.shape}, expected ({n},): one value "
+                              f"per starting agent", field=f"init.{name}", value=a.shape,
+                              bound=n)
+        dtype = np.dtype(c.dtype)
+        if a.dtype.kind not in "biuf":
+            raise ConfigError(f"init[{name!r}] of dtype {a.dtype} cannot become column "
+                              f"{full!r}'s {dtype}", field=f"init.{name}", value=str(a.dtype))
+        with np.errstate(invalid="ignore", over="ignore"):
+            cast = a.astype(dtype)
+        # integers and flags must arrive exactly; floats are rounded to the column's width
+        if dtype.kind in "biu" and not np.array_equal(cast, a):
+            i = int(np.flatnonzero(cast != a)[0])
+            raise ConfigError(f"init[{name!r}][{i}] = {a[i]!r} does not fit column {full!r}'s "
+                              f"{dtype}", field=f"init.{name}", value=a[i].item())
+        out[full] = cast
+    return out
+
+
 def _count(field, v, lo, hi) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
         raise ConfigError(f"{field}={v!r} must be an integer in [{lo}, {hi}]", field=field,
@@ -1293,6 +1340,9 @@ class ModelWorld:
 
     Columns are numpy arrays of length ``agents`` (two buffers for double-buffered ones).
     A model of several tables takes ``agents`` (and ``capacity``) as a dict by table.
+    ``init``: starting values of some columns, one per agent (a dict of arrays or a
+    DataFrame), instead of their ``Column.init``; no recompilation. Restore-time
+    ``checks`` are not applied to them: the model's systems see them as given.
     Construction initialises the columns (tick -1) and runs the setup systems;
     ``setup_seconds`` includes compiling or loading the model on first use.
     ``threads``: None lets the runtime choose: one thread for a world of one ``CHUNK``
@@ -1302,8 +1352,9 @@ class ModelWorld:
     """
 
     def __init__(self, model: Model, agents, *, seed: int = 0, threads: int | None = None,
-                 capacity=None, **params):
+                 capacity=None, init=None, **params):
         table_agents, table_rows = _sizes(model, agents, capacity)
+        self._init_values = _init_values(model, init, table_agents)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
                 or not 0 <= seed <= 2**63 - 1:
             raise ConfigError(f"seed={seed!r} must be an integer in [0, 2**63 - 1]",
@@ -1386,7 +1437,7 @@ class ModelWorld:
         if threads is None and cores > 1 and CHUNK < self.agents <= pacing.PROBE_MAX_AGENTS:
             self.threads, self.threads_choice = pacing.model_threads(
                 lambda k: type(self)(model, agents, seed=seed, threads=k, capacity=capacity,
-                                     **params),
+                                     init=init, **params),
                 self.rows, cores, key=self._mod.__name__)
 
     def _params(self, given):
@@ -1418,7 +1469,7 @@ class ModelWorld:
             n = self.table_agents[c.table]  # a dynamic model's free rows keep zeros
             buf = self._store[c.name]
             cur = (buf[0] if buf.ndim == 2 else buf)[:n]
-            if _is_numba(c.init):
+            if _is_numba(c.init):  # (drawn even when init= replaces it: one compiled loop)
                 computed[c.table].append(cur)
             else:
                 v = np.asarray(c.init)
@@ -1430,6 +1481,9 @@ class ModelWorld:
             if arrays:
                 getattr(self._mod, f"_init{self.model.table_info[t].index}")(
                     self.seed, self.table_agents[t], self.params, *arrays)
+        for name, values in self._init_values.items():
+            buf = self._store[name]
+            (buf[0] if buf.ndim == 2 else buf)[:values.shape[0]] = values
         for buf in self._store.values():
             if buf.ndim == 2:
                 buf[1] = buf[0]

@@ -31,16 +31,19 @@ __all__ = ["PHASES", "MODELS", "AFTER_PHASES", "COLD_SECONDS", "compile_unit", "
 
 PHASES = ("phase:act", "phase:tiles", "phase:deliver", "phase:init", "phase:setup",
           "phase:chaos", "phase:arena", "phase:end")
-MODELS = ("model:tileworld", "model:boids", "model:schelling", "model:wealth")
+MODELS = ("model:tileworld", "model:boids", "model:schelling", "model:wealth",
+          "model:game_of_life", "model:virus")
 # Units that load the phases' compiled code (kernels.calls): compiled once they are.
 AFTER_PHASES = frozenset({"model:tileworld"})
 # Cold compile seconds of each unit alone, measured on this machine (2026-11-27;
 # phase:init with phase:tiles, which it calls, already cached, as in a warmup; the
-# tileworld model, 2026-12-07, with the phases cached): units start longest first, so
-# the last to start is a short one.
+# tileworld model, 2026-12-07, with the phases cached; Game of Life and the virus model
+# 2026-12-07, kernels cached): units start longest first, so the last to start is a
+# short one.
 COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "model:boids": 21,
                 "model:schelling": 19, "phase:deliver": 15, "phase:init": 11, "model:wealth": 7,
-                "phase:setup": 4, "phase:arena": 3, "phase:chaos": 2, "phase:end": 0.3}
+                "model:game_of_life": 6, "model:virus": 5, "phase:setup": 4, "phase:arena": 3,
+                "phase:chaos": 2, "phase:end": 0.3}
 
 
 def compile_unit(unit: str) -> tuple[str, float]:

@@ -17,7 +17,7 @@ from dod_sim.draw import MAX_MARKERS, animate, plot  # noqa: E402
 from dod_sim.errors import ConfigError  # noqa: E402
 from dod_sim.kernels.rng import uniform  # noqa: E402
 from dod_sim.model import Column, Model, ModelWorld  # noqa: E402
-from dod_sim.models import boids, schelling, tileworld, wealth  # noqa: E402
+from dod_sim.models import MODELS, boids, schelling, tileworld, wealth  # noqa: E402
 
 
 def image_of(ax) -> np.ndarray:
@@ -34,9 +34,9 @@ def pixels(ax) -> np.ndarray:
 
 
 def worlds():
-    yield "wealth", wealth.world(400, seed=1)
-    yield "schelling", schelling.world(300, seed=1)
-    yield "boids", boids.world(300, seed=1)
+    busy = {"virus": {"initial_outbreak_size": 30}}  # one case can stay put for a while
+    for name, module in MODELS.items():  # every reference model
+        yield name, module.world(300, seed=1, threads=1, **busy.get(name, {}))
     yield "tileworld model", tileworld.world(300, seed=1, side=64, tile_updates=4)
     yield "World", World(Config(agents=300, side=64, tile_updates=4, seed=1))
     yield "dynamic", ModelWorld(LIFE, 300, seed=1, capacity=1200)

@@ -4,6 +4,10 @@
 * :mod:`.schelling` -- Schelling segregation (``happy``, ``segregation``)
 * :mod:`.boids`     -- Boid flocking on a torus, neighbours from a cell index
   (``alignment``)
+* :mod:`.game_of_life` -- Conway's Game of Life on a torus, one agent a cell
+  (``alive_cells``, ``fraction_alive``); equals Mesa's cell for cell
+* :mod:`.virus`     -- Virus on a Network: SIR on an Erdos-Renyi graph, Mesa's random
+  sequential activation (``Infected``, ``Susceptible``, ``Resistant``, ``R_over_S``)
 * :mod:`.tileworld` -- WORKLOAD.md's tileworld, the engine's own tick as model systems
   (not in ``MODELS``: Mesa has no counterpart to measure it against)
 
@@ -24,11 +28,13 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 _drop_stale_cache(_HERE, _cache_dir_of(_HERE),
                   depends=(_KERNELS_DIR, _os.path.dirname(_HERE)))
 
-from . import boids, schelling, tileworld, wealth
+from . import boids, game_of_life, schelling, tileworld, virus, wealth
 
-MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids}
+MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids,
+          "game_of_life": game_of_life, "virus": virus}
 
-__all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "tileworld"]
+__all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "game_of_life", "virus",
+           "tileworld"]
 
 
 def resolve(spec):

@@ -21,7 +21,9 @@ i // width)`` (Mesa's ``Cell.x``, ``Cell.y``, agents.py lines 10-16); the column
 writes the next buffer, which is Mesa's ``determine_state`` then ``assume_state``. The
 neighbourhood is ``dod_sim.spaces.grid_offsets(1)`` (Mesa's 8 offsets of
 ``OrthogonalMooreGrid``, grid.py lines 213-217) through
-``dod_sim.kernels.spaces.neighbour_cell`` on the torus.
+``dod_sim.kernels.spaces.neighbour_cell`` on the torus; a cell not on the border
+needs no wrap and reads row ``i + dy * width + dx`` directly (1.6x faster per row than
+wrapping every neighbour).
 
 On a torus narrower or lower than 3 cells the wrapped offsets coincide (width 2: x - 1
 and x + 1 are the same column; width 1: the cell itself). Mesa connects each offset
@@ -37,7 +39,14 @@ same seed), or given exactly: ``world(..., initial=array)`` (flat, row order, or
 ``(height, width)`` indexed ``[y, x]``), which is how ``tests/test_game_of_life.py``
 starts from Mesa's own initial states and then equals Mesa cell for cell after every
 step. Statistics (compiled): ``alive_cells`` (the number of live cells) and
-``fraction_alive`` (their share), what the example's app shows.
+``fraction_alive`` (their share); Mesa's example collects nothing (no DataCollector).
+
+Measured on the AMD EPYC (znver4, 2 cores) host, 2026-12-07, in one process with
+Mesa's example, best of 5 after a warm-up, statistics included, the probe's thread
+count (1): 44-71 M agent-steps/s at Mesa's 50 x 50 and 50-77 M at 100 x 100 over four
+runs on a busy machine, against Mesa's 0.36-0.50 M (90-180x). The model compiles cold
+in 5-8 s (kernels already cached); ``initial`` is passed as ``ModelWorld(init=)``, so it
+compiles nothing more.
 
 Parameters as Mesa's (width, height, initial_fraction_alive, the torus fixed); unlike
 Mesa, an ``initial_fraction_alive`` outside [0, 1] is refused (Mesa treats it as 0 or
@@ -130,27 +139,20 @@ def _offsets(p, n):
 
 
 _PARAMS = {"width": 50, "height": 50, "initial_fraction_alive": 0.2}
-_RESOURCES = [Resource("offsets", _offsets)]
-_SYSTEMS = [Rows("life", life, reads=("state", "offsets"), writes=("state",))]
-_STATS = {"alive_cells": Stat(alive_cells, reads=("state",)),
-          "fraction_alive": Stat(column_mean, reads=("state",))}
-_STATE_DOC = "Mesa's Cell.state: 1 alive, 0 dead"
 
-
-def _model(init) -> Model:
-    return Model(
-        "game_of_life",
-        params=_PARAMS,
-        columns=[Column("state", np.int8, init, _STATE_DOC, (OneOf((DEAD, ALIVE)),))],
-        resources=_RESOURCES,
-        systems=_SYSTEMS,
-        stats=_STATS,
-        check=_check,
-        doc=__doc__,
-    )
-
-
-MODEL = _model(init_state)
+MODEL = Model(
+    "game_of_life",
+    params=_PARAMS,
+    columns=[Column("state", np.int8, init_state, "Mesa's Cell.state: 1 alive, 0 dead",
+                    (OneOf((DEAD, ALIVE)),))],
+    resources=[Resource("offsets", _offsets)],
+    systems=[Rows("life", life, reads=("state", "offsets"), writes=("state",))],
+    stats={"alive_cells": Stat(alive_cells, reads=("state",)),
+           "fraction_alive": Stat(column_mean, reads=("state",))},
+    check=_check,
+    view={"color": "state", "cmap": "binary", "vmin": 0, "vmax": 1},
+    doc=__doc__,
+)
 
 
 def grid_for(agents: int) -> tuple[int, int]:
@@ -223,9 +225,9 @@ def world(agents: int | None = None, seed: int = 0, threads: int | None = None, 
     if agents is None:  # ModelWorld refuses any other agents that is not a count
         agents = (params.get("width", _PARAMS["width"])
                   * params.get("height", _PARAMS["height"]))
-    model = MODEL
+    init = None
     if initial is not None:
         w = params.get("width", _PARAMS["width"])
         h = params.get("height", _PARAMS["height"])
-        model = _model(_initial(initial, w, h))
-    return ModelWorld(model, agents, seed=seed, threads=threads, **params)
+        init = {"state": _initial(initial, w, h)}
+    return ModelWorld(MODEL, agents, seed=seed, threads=threads, init=init, **params)

@@ -195,7 +195,7 @@ def _cells(p, n):
 
 MODEL = Model(
     "schelling",
-    view={"color": "kind", "cmap": "coolwarm"},
+    view={"color": "kind", "cmap": "coolwarm", "vmin": 0, "vmax": 1},
     params={"width": 20, "height": 20, "density": 0.8, "minority_pc": 0.5,
             "homophily": 0.4, "radius": 1, "torus": False},
     columns=[
