@@ -481,6 +481,7 @@ class Model:
         self.stats = dict(stats or {})
         self.check = check
         self._module = None
+        self._debug_module = None
         self._validate()
         # A column read and written by one per-row system is double-buffered (not
         # alive: a per-row system's write to it is a request, applied after the system).
@@ -611,8 +612,16 @@ class Model:
 
     # ---- compilation ----------------------------------------------------------------
 
-    def module(self):
-        """The generated module of this model (written and imported once per process)."""
+    def module(self, debug: bool = False):
+        """The generated module of this model (written and imported once per process);
+        ``debug``: the same source run as plain Python (:mod:`dod_sim.debug`)."""
+        if debug:
+            if self._debug_module is None:
+                from . import debug as _debug
+
+                src, fns, _ = _source(self)
+                self._debug_module = _debug.python_module(self, f"{self.name}_debug", src, fns)
+            return self._debug_module
         if self._module is None:
             self._module = _load(self)
         return self._module
@@ -1352,8 +1361,10 @@ class ModelWorld:
     """
 
     def __init__(self, model: Model, agents, *, seed: int = 0, threads: int | None = None,
-                 capacity=None, init=None, **params):
+                 capacity=None, init=None, debug: bool = False, **params):
         table_agents, table_rows = _sizes(model, agents, capacity)
+        #: The systems run as plain Python (:mod:`dod_sim.debug`): slow, to step through.
+        self.debug = bool(debug)
         self._init_values = _init_values(model, init, table_agents)
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
                 or not 0 <= seed <= 2**63 - 1:
@@ -1373,7 +1384,7 @@ class ModelWorld:
         if threads is not None:
             self.threads = runtime.resolve_threads(threads)
             self.threads_choice = {"threads": self.threads, "how": "set by the caller"}
-        elif cores == 1 or self.agents <= CHUNK:
+        elif cores == 1 or self.agents <= CHUNK or self.debug:
             # one chunk: its parallel loops have one iteration, and waking the pool for
             # each cost more than the work (wealth, 1,000 agents: 470 us a step on 1
             # thread, 770 on 2)
@@ -1389,7 +1400,7 @@ class ModelWorld:
         self.params = self._params(params)
         if model.check is not None:
             model.check(self.params, agents)
-        self._mod = model.module()
+        self._mod = model.module(debug=self.debug)
         self._store = {}
         for c in model.columns:
             n = table_rows[c.table]
@@ -1428,17 +1439,26 @@ class ModelWorld:
         self._tick = 0
         self._columns = None
         t = time.perf_counter()
-        with runtime.threads(self.threads):
+        with self._calling():
             self._init_columns()
             self._mod.run_setup(self.seed, self._ns, self.params, self._par, *self._args)
         self.setup_seconds = time.perf_counter() - t
         self._check_resources()
         self._check_capacity()
-        if threads is None and cores > 1 and CHUNK < self.agents <= pacing.PROBE_MAX_AGENTS:
+        if threads is None and cores > 1 and CHUNK < self.agents <= pacing.PROBE_MAX_AGENTS \
+                and not self.debug:
             self.threads, self.threads_choice = pacing.model_threads(
                 lambda k: type(self)(model, agents, seed=seed, threads=k, capacity=capacity,
                                      init=init, **params),
                 self.rows, cores, key=self._mod.__name__)
+
+    @contextlib.contextmanager
+    def _calling(self):
+        """Around calls into the model's module: its thread count, and in debug mode
+        numpy's wrapping uint64 arithmetic (:func:`dod_sim.debug.errstate`)."""
+        with runtime.threads(self.threads), (np.errstate(over="ignore") if self.debug
+                                             else contextlib.nullcontext()):
+            yield
 
     def _params(self, given):
         values = dict(self.model.params)
@@ -1574,7 +1594,8 @@ class ModelWorld:
         first = {"step": np.array([start], np.int64)}
         first.update({k: np.array([v]) for k, v in self.stats().items()})
         collector = _Collector(self, names, int(every), steps, table)
-        collector.sample_now()
+        with self._calling():
+            collector.sample_now()
         stats, _ = self._advance(steps, True, progress, None, stop, 0.0, until, collector)
         model_table = {k: np.concatenate([first[k], stats[k]]) for k in stats}
         agents = collector.table()
@@ -1640,7 +1661,7 @@ class ModelWorld:
         done = 0
         ended = False
         nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
-        with runtime.threads(self.threads):
+        with self._calling():
             while done < steps and not ended and not (stop is not None and stop.is_set()):
                 if period:
                     due = wall0 + done * period
@@ -1741,7 +1762,7 @@ class ModelWorld:
         values = {}
         if compiled:
             row = np.empty(len(compiled), np.float64)
-            with runtime.threads(self.threads):
+            with self._calling():
                 self._mod._stats(self._ns, self.params, self._par, row, *self._args)
             values.update(zip(compiled, row.tolist()))
         values.update({k: float(self.model.stats[k](self)) for k in python})
