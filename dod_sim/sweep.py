@@ -107,7 +107,10 @@ import sys
 import tempfile
 import time
 import warnings
+import zipfile
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -117,6 +120,7 @@ from .errors import ConfigError, DodSimError
 
 __all__ = [
     "SweepRunError",
+    "SweepTables",
     "SweepWarning",
     "add_arguments",
     "cli_main",
@@ -125,6 +129,7 @@ __all__ = [
     "load_grid",
     "plan_threads",
     "read_results",
+    "read_tables",
     "run_args",
     "sweep",
     "sweep_model",
@@ -625,16 +630,22 @@ def _model_spec(model):
     return (names[0] if names else None), found
 
 
-def _run_model(index, spec, model, agents, seed, steps, threads, params, run_digest):
+def _run_model(index, spec, model, agents, seed, steps, threads, params, run_digest,
+               collect=None, tables=None):
     """Build one model world in a worker, run ``steps`` steps, return its row: the
-    statistics of the last step, the state digest, the time."""
+    statistics of the last step, the state digest, the time. With ``collect`` (the
+    arguments of ``ModelWorld.collect``), the run collects its model and agent tables
+    and writes them to ``tables/run_<index>.npz`` (the row's ``tables``)."""
     from .models import resolve
 
     try:
         _, make = resolve(spec if spec is not None else model)
         t0 = time.perf_counter()
         world = make(agents, seed=seed, threads=min(threads, runtime.max_threads()), **params)
-        table = world.run(steps)
+        if collect is None:
+            table = world.run(steps)
+        else:
+            table, agent_table = world.collect(steps, frame=False, **collect)
         wall = time.perf_counter() - t0
         row = {"run": index, "agents": agents, "seed": seed, **params, "steps": steps,
                "threads": world.threads}
@@ -642,6 +653,9 @@ def _run_model(index, spec, model, agents, seed, steps, threads, params, run_dig
                     if k != "step"})
         row.update(state_digest=world.state_digest(), run_digest=run_digest, wall_s=wall,
                    worker=os.getpid())
+        if collect is not None:
+            row["tables"] = _write_tables(Path(tables) / f"run_{index:06d}.npz", table,
+                                          agent_table)
         return row
     except Exception as e:
         raise SweepRunError(index, type(e).__name__, str(e), field=getattr(e, "field", None),
@@ -649,9 +663,73 @@ def _run_model(index, spec, model, agents, seed, steps, threads, params, run_dig
                             phase=getattr(e, "phase", None)) from e
 
 
+def _write_tables(path: Path, model_table: dict, agent_table: dict) -> str:
+    """Write one run's tables to ``path`` (an .npz of ``model.<column>`` and
+    ``agents.<column>`` arrays), atomically; returns the path as a string."""
+    arrays = {f"model.{k}": v for k, v in model_table.items()}
+    arrays.update({f"agents.{k}": v for k, v in agent_table.items()})
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return str(path)
+
+
+def read_tables(path) -> tuple[dict, dict]:
+    """(model table, agent table) of one run, as dicts of numpy arrays, from a file
+    :func:`sweep_model` wrote (``collect=``). Raises ConfigError for a file that is not
+    one (no pickles are read)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            model = {k[6:]: z[k] for k in z.files if k.startswith("model.")}
+            agents = {k[7:]: z[k] for k in z.files if k.startswith("agents.")}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ConfigError(f"{path} is not a run's tables: {e}", field="tables",
+                          value=str(path)) from None
+    if "step" not in model or not {"step", "id"} <= set(agents):
+        raise ConfigError(f"{path} is not a run's tables: it lacks step or id",
+                          field="tables", value=str(path))
+    return model, agents
+
+
+class SweepTables(NamedTuple):
+    """What :func:`sweep_model` returns with ``collect``: the rows, and every run's
+    model and agent tables concatenated with a leading ``run`` column (None when they
+    were left on disk in ``tables``: each row's ``tables`` names its file)."""
+
+    rows: Any
+    model: Any
+    agents: Any
+
+
+def _gather(rows, pandas_out: bool):
+    """The runs' tables, each with its ``run``, concatenated in run order."""
+    model_parts, agent_parts = [], []
+    for row in sorted(rows, key=lambda r: r["run"]):
+        m, a = read_tables(row["tables"])
+        model_parts.append({"run": np.full(len(m["step"]), row["run"]), **m})
+        agent_parts.append({"run": np.full(len(a["step"]), row["run"]), **a})
+
+    def cat(parts):
+        if not parts:
+            return {}
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        if pandas_out:
+            import pandas as pd
+
+            return pd.DataFrame(out, copy=False)
+        return out
+    return cat(model_parts), cat(agent_parts)
+
+
 def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: int = 1,
                 results=None, progress: bool | Callable = False, backend=None,
-                resume: bool = False):
+                resume: bool = False, collect: dict | None = None, tables=None):
     """Run one world of ``model`` per point of ``grid`` for ``steps`` steps and return
     the table of rows, as :func:`sweep` does for the tileworld (Agents.jl's
     ``paramscan``, Mesa's ``batch_run``)::
@@ -669,6 +747,14 @@ def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: in
     A row: run, agents, seed, every model parameter given in the grid, steps, threads,
     each model statistic after the last step, state_digest, run_digest (a hash of the
     model, agents, seed, parameters and steps: what ``resume`` matches), wall_s, worker.
+
+    collect : the arguments of :meth:`ModelWorld.collect` (``{"adata": ("wealth",),
+        "every": 10}``): every run also collects its model and agent tables, as
+        Agents.jl's ``ensemblerun!`` does; each worker writes its run's tables to a file
+        (``tables``, a folder; default a temporary one), so large tables stream to disk
+        instead of through the workers' pipes. Returns :class:`SweepTables`: the rows
+        and, unless ``tables`` was given, the tables of every run concatenated with a
+        leading ``run`` column (read one run's file with :func:`read_tables`).
     Each world gets ``max(1, cores // workers)`` threads; the state does not depend on
     it. Raises ConfigError (before anything runs) naming the run and the parameter,
     SweepRunError when a run raises.
@@ -683,6 +769,16 @@ def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: in
     if not isinstance(grid, dict):
         raise ConfigError(f"grid must be a dict of parameter -> values, got "
                           f"{type(grid).__name__}", field="grid")
+    if collect is not None and not isinstance(collect, dict):
+        raise ConfigError(f"collect must be a dict of ModelWorld.collect arguments, got "
+                          f"{type(collect).__name__}", field="collect")
+    if collect is not None and not set(collect) <= {"adata", "every", "table"}:
+        raise ConfigError(f"collect takes adata, every and table, not "
+                          f"{sorted(set(collect) - {'adata', 'every', 'table'})}",
+                          field="collect")
+    if tables is not None and collect is None:
+        raise ConfigError("tables is where collected tables go: give collect too",
+                          field="tables")
     spec, found = _model_spec(model)
     known = set(found.params) | {"seed", "agents"}
     for name in grid:
@@ -715,16 +811,31 @@ def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: in
                               f"cannot import: give it as 'package.module:attribute', or use "
                               f"n_jobs=1 or the threading backend", field="model")
         share = thread_share(workers)
-        tasks = [(i, spec, None if spec is not None else found, a, seed, int(steps), share,
-                  point, digest) for i, a, seed, point, digest in todo]
+        with contextlib.ExitStack() as stack:
+            folder = None
+            if collect is not None:
+                folder = (Path(tables) if tables is not None else
+                          Path(stack.enter_context(tempfile.TemporaryDirectory(
+                              prefix="dod_sim_tables_"))))
+                if not folder.is_dir():
+                    raise ConfigError(f"tables={str(tables)!r} is not a folder",
+                                      field="tables", value=str(tables))
+            tasks = [(i, spec, None if spec is not None else found, a, seed, int(steps),
+                      share, point, digest, collect, None if folder is None else str(folder))
+                     for i, a, seed, point, digest in todo]
 
-        def warm():  # compile (or load) the model once here, before workers load it
-            _, a, seed, point, _ = todo[0]
-            resolve(spec if spec is not None else found)[1](a, seed=seed, threads=1,
-                                                            **point).run(1)
-        rows = _execute(joblib, _run_model, tasks, workers, len(runs), done_rows, results,
-                        resume, progress, warm=warm if workers > 1 else None)
-    return to_table(rows)
+            def warm():  # compile (or load) the model once here, before workers load it
+                _, a, seed, point, _ = todo[0]
+                resolve(spec if spec is not None else found)[1](a, seed=seed, threads=1,
+                                                                **point).run(1)
+            rows = _execute(joblib, _run_model, tasks, workers, len(runs), done_rows,
+                            results, resume, progress, warm=warm if workers > 1 else None)
+            if collect is None:
+                return to_table(rows)
+            pandas_out = not isinstance(table := to_table(rows), dict)
+            if tables is not None:
+                return SweepTables(table, None, None)
+            return SweepTables(table, *_gather(rows, pandas_out))
 
 
 # ---- command line -------------------------------------------------------------------------
