@@ -30,7 +30,7 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 __all__ = ["Array", "Table", "Schema", "InRange", "Finite", "OneOf", "RowIndex", "Ranges",
-           "FreeStack", "Entry", "CountOf", "Live", "Prefix", "Where", "Gather", "Masked",
+           "FreeStack", "Rings", "CellOwners", "Entry", "CountOf", "Live", "Prefix", "Where", "Gather", "Masked",
            "ROLES"]
 
 # state: decides the future; saved, checked, digested.  derived: computed from the
@@ -230,6 +230,103 @@ class FreeStack:
 
     def describe(self, sizes=None):
         return f"a stack of the {self.count} dead rows of {self.live}, each once"
+
+
+@dataclass(frozen=True)
+class Rings:
+    """Doubly linked rings (this array: next; ``prv``: previous) over ``size`` rows
+    followed by one sentinel node per ring, each ring holding ``count[ring]`` rows:
+    next and previous are node numbers, inverse to each other, every row is in the
+    ring of exactly one sentinel, and no ring holds another sentinel. What a kernel
+    that walks a ring from its sentinel until it comes back needs (wealth's cells)."""
+
+    prv: str
+    count: str
+    size: str
+    home: str | None = None
+    cross = True
+
+    def check(self, nxt, ctx):
+        nxt = np.asarray(nxt).astype(np.int64)
+        prv = np.asarray(ctx.parts[self.prv]).astype(np.int64)
+        count = np.asarray(ctx.parts[self.count]).astype(np.int64)
+        rows, nodes = _size(ctx.sizes, self.size), nxt.shape[0]
+        if prv.shape != nxt.shape or nodes != rows + count.shape[0]:
+            return f"it has {nodes} nodes, not {rows} rows and {count.shape[0]} sentinels"
+        for name, a in (("next", nxt), (self.prv, prv)):
+            bad = (a < 0) | (a >= nodes)
+            if bad.any():
+                i = _first(bad)
+                return f"{name} of node {i} = {int(a[i])} is not a node below {nodes}"
+        bad = prv[nxt] != np.arange(nodes)
+        if bad.any():
+            i = _first(bad)
+            return f"node {i}: {self.prv}[next] = {int(prv[nxt[i]])}, not {i}"
+        # label each node with the smallest node of its cycle (pointer doubling)
+        label, jump = np.arange(nodes), nxt.copy()
+        for _ in range(max(1, int(nodes).bit_length())):
+            label = np.minimum(label, label[jump])
+            jump = jump[jump]
+        sentinels = np.bincount(label[rows:], minlength=nodes)
+        if (sentinels > 1).any():
+            return f"the ring of node {_first(sentinels > 1)} holds more than one sentinel"
+        orphan = sentinels[label[:rows]] == 0
+        if orphan.any():
+            return f"row {_first(orphan)} is in no sentinel's ring"
+        held = np.bincount(label, minlength=nodes)[label[rows:]] - 1
+        bad = held != count
+        if bad.any():
+            c = _first(bad)
+            return f"ring {c} holds {int(held[c])} rows but {self.count}[{c}] = {int(count[c])}"
+        if self.home is not None:  # each row is in the ring its column names
+            home = np.asarray(ctx.parts[self.home]).astype(np.int64)
+            bad = (home < 0) | (home >= count.shape[0])
+            if not bad.any():
+                bad = label[:rows] != label[rows + home]
+            if bad.any():
+                i = _first(bad)
+                return f"row {i} is not in ring {self.home}[{i}] = {int(home[i])}"
+        return None
+
+    def describe(self, sizes=None):
+        return (f"rings of {self.size} rows with {self.prv} and counts {self.count}"
+                + (f", each row in ring {self.home}" if self.home else ""))
+
+
+@dataclass(frozen=True)
+class CellOwners:
+    """A grid of one row per cell (this array, ``width`` x height cells, -1 empty) that
+    agrees with the rows' positions: cell ``y[i] * width + x[i]`` holds row ``i``, and
+    no other cell holds a row."""
+
+    x: str
+    y: str
+    width: str
+    size: str = "rows"
+    cross = True
+
+    def check(self, owner, ctx):
+        owner = np.asarray(owner).astype(np.int64)
+        rows = _size(ctx.sizes, self.size)
+        bad = (owner < -1) | (owner >= rows)
+        if bad.any():
+            c = _first(bad)
+            return f"cell {c} holds {int(owner[c])}, not a row below {rows} or -1"
+        x = np.asarray(ctx.parts[self.x]).astype(np.int64)
+        y = np.asarray(ctx.parts[self.y]).astype(np.int64)
+        cell = y * _size(ctx.sizes, self.width) + x
+        bad = (cell < 0) | (cell >= owner.shape[0])
+        if not bad.any():
+            bad = owner[cell] != np.arange(rows)
+        if bad.any():
+            i = _first(bad)
+            return f"row {i}'s cell does not hold it"
+        if int(np.count_nonzero(owner >= 0)) != rows:
+            return f"{int(np.count_nonzero(owner >= 0))} cells hold rows, not {rows}"
+        return None
+
+    def describe(self, sizes=None):
+        return f"the row in each cell, as {self.x} and {self.y} place them, or -1"
 
 
 # ---- parts: what a snapshot keeps, what a digest hashes --------------------------------
@@ -527,8 +624,9 @@ class Schema:
 
 
 def _cross(c) -> bool:
-    """True for a constraint that reads other arrays."""
-    return isinstance(c, (CountOf, Ranges, FreeStack)) or (
+    """True for a constraint that reads other arrays (a constraint class of a model's
+    own says so with ``cross = True``)."""
+    return isinstance(c, (CountOf, Ranges, FreeStack)) or getattr(c, "cross", False) or (
         isinstance(c, Entry) and _cross(c.check_))
 
 

@@ -23,15 +23,8 @@ def _fuzz(kind, tmp_path, positions):
     return s
 
 
-FOUND = {  # defects the fuzzer found, fixed in the commits after this one
-    "wealth": "cells.nxt/prv: a ring pointer past the nodes crashes the turns",
-    "schelling": "occ: a cell holding a row past the table crashes relocate",
-}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(
-    strict=True, reason=FOUND[k])) if k in FOUND else k for k in KINDS])
+@pytest.mark.parametrize("kind", KINDS)
 def test_no_mutant_crashes_hangs_or_escapes_as_another_error(kind, tmp_path):
     _fuzz(kind, tmp_path, positions=1)
 

@@ -38,7 +38,7 @@ from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.rng import draw, uniform
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, column_mean
-from ..schema import Finite, InRange, OneOf
+from ..schema import CellOwners, Finite, InRange, OneOf
 
 __all__ = ["MODEL", "world", "agents_for"]
 
@@ -207,7 +207,8 @@ MODEL = Model(
                (Finite(),)),
     ],
     resources=[
-        Resource("occ", lambda p, n: np.full(_cells(p, n), -1, np.int32), state=True),
+        Resource("occ", lambda p, n: np.full(_cells(p, n), -1, np.int32), state=True,
+                 checks={None: (CellOwners("x", "y", "width"),)}),
         Resource("movers", lambda p, n: np.zeros(n, np.int32)),
         Resource("pool", lambda p, n: np.zeros(_cells(p, n), np.int32)),
         Resource("dest", lambda p, n: np.zeros(n, np.int32)),

@@ -54,7 +54,7 @@ from ..kernels.neighbours import moore_pick
 from ..kernels.prefetch import prefetch
 from ..kernels.rng import below, draw
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat
-from ..schema import InRange, OneOf, RowIndex
+from ..schema import InRange, OneOf, RowIndex, Rings
 
 __all__ = ["MODEL", "Occupancy", "world", "gini", "side_for"]
 
@@ -244,7 +244,8 @@ MODEL = Model(
         Column("gives", np.int8, 0, "1 when it gave to target this step", (OneOf((0, 1)),)),
     ],
     resources=[
-        Resource("cells", occupancy, state=True),
+        Resource("cells", occupancy, state=True, checks={
+            "nxt": (Rings("cells.prv", "cells.count", "rows", home="cell"),)}),
         Resource("order", lambda p, n: np.zeros(n, np.int32)),
         Resource("hist", lambda p, n: np.zeros(n + 1, np.int64)),
     ],
