@@ -117,22 +117,24 @@ def mutants(world, path: Path, out: Path, positions=3):
     for entry in header["arrays"]:
         name = entry["name"]
         dtype = np.dtype(entry["dtype"])
+        if dtype.kind == "b":  # flags: mutate the bytes (2 and 255 are not booleans)
+            dtype = np.dtype(np.uint8)
         base = np.frombuffer(arrays[name], dtype).copy()
-        if base.size == 0 or dtype.kind not in "biuf":
+        if base.size == 0 or dtype.kind not in "iuf":
             continue
         spots = sorted({0, base.size // 2, base.size - 1})[:positions]
         for kind in KINDS:
             if kind in ("nan", "inf") and dtype.kind != "f":
                 continue
-            if kind == "benign" and (dtype.kind != "f" or not np.isfinite(base).all()):
-                continue
+            if kind == "benign" and (dtype.kind != "f" or not np.isfinite(base).all()
+                                     or world.schema[name].role != "state"):
+                continue  # a derived array must equal a fresh world's: any change is refused
             for k in spots:
                 a = base.copy()
                 if kind == "minus_one":
                     a[k] = -1 if dtype.kind in "if" else np.iinfo(dtype).max
                 elif kind == "max":
-                    a[k] = np.iinfo(dtype).max if dtype.kind in "iu" else np.finfo(dtype).max \
-                        if dtype.kind == "f" else True
+                    a[k] = np.iinfo(dtype).max if dtype.kind in "iu" else np.finfo(dtype).max
                 elif kind == "past_bound":
                     try:
                         a[k] = _bound(world, name, a)
