@@ -29,7 +29,7 @@ from typing import Any, Mapping, NamedTuple
 
 import numpy as np
 
-__all__ = ["Array", "Table", "Schema", "InRange", "Finite", "OneOf", "RowIndex", "Ranges",
+__all__ = ["Array", "Table", "Schema", "InRange", "AbsBelow", "Finite", "OneOf", "RowIndex", "Ranges",
            "FreeStack", "Rings", "CellOwners", "Entry", "CountOf", "Live", "Prefix", "Where", "Gather", "Masked",
            "ROLES"]
 
@@ -101,6 +101,27 @@ class Finite:
 
     def describe(self, sizes=None):
         return "finite"
+
+
+@dataclass(frozen=True)
+class AbsBelow:
+    """|v| < bound (a number or a size name): a velocity that one wrap of the space
+    undoes."""
+
+    bound: Any
+
+    def check(self, v, ctx):
+        b = ctx.sizes[self.bound] if isinstance(self.bound, str) else self.bound
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(v) < b)
+        if bad.any():
+            i = _first(bad)
+            return f"element {i} = {np.ravel(v)[i].item()!r} is not within (-{b}, {b})"
+        return None
+
+    def describe(self, sizes=None):
+        b = sizes[self.bound] if sizes is not None and isinstance(self.bound, str) else self.bound
+        return f"|v| < {b}"
 
 
 @dataclass(frozen=True)

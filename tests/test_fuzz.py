@@ -24,9 +24,7 @@ def _fuzz(kind, tmp_path, positions):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", [pytest.param("tileworld", marks=pytest.mark.xfail(
-    strict=True, reason="vx/vy: a finite but huge velocity leaves the space in one step "
-    "and crashes the tick")), *KINDS[1:]])
+@pytest.mark.parametrize("kind", KINDS)
 def test_no_mutant_crashes_hangs_or_escapes_as_another_error(kind, tmp_path):
     _fuzz(kind, tmp_path, positions=1)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..kernels.arena import EPOCH, HIGH, META, USED
 from ..kernels.indices import PF, PI, C, G
-from ..schema import (Array, CountOf, Entry, Finite, FreeStack, Gather, InRange, Live,
+from ..schema import (AbsBelow, Array, CountOf, Entry, Finite, FreeStack, Gather, InRange, Live,
                       Masked, OneOf, Prefix, Ranges, RowIndex, Schema, Table, Where)
 
 __all__ = ["TILEWORLD", "COLUMNS", "AGENT_CHUNK", "sizes"]
@@ -36,8 +36,8 @@ def _a(name, dtype, shape, doc="", *checks, **kw):
 AGENTS = Table("agents", "rows", (
     _c("x", "float32", 0, "position, cells, in [0, side)", Finite(), InRange(0, "side")),
     _c("y", "float32", 0, "position, cells, in [0, side)", Finite(), InRange(0, "side")),
-    _c("vx", "float32", 0, "velocity, cells per tick", Finite()),
-    _c("vy", "float32", 0, "velocity, cells per tick", Finite()),
+    _c("vx", "float32", 0, "velocity, cells per tick", Finite(), AbsBelow("side")),
+    _c("vy", "float32", 0, "velocity, cells per tick", Finite(), AbsBelow("side")),
     _c("energy", "float32", 0, "energy; may go negative", Finite()),
     _c("tile", "int32", 0, "the tile the agent is in", InRange(0, "n_tiles")),
     _c("target", "int32", -1, "target tile from a HINT, -1 = none", InRange(-1, "n_tiles")),
