@@ -240,12 +240,15 @@ class Resource:
     ``check``: optional fn(value) run after each compiled call of ``run``; it raises a
     :class:`~dod_sim.errors.DodSimError` for what the systems found wrong and counted in
     the resource (compiled code reports errors as counts, Python raises them once the
-    tick has finished)."""
+    tick has finished). ``checks``: constraints a restored snapshot's values must obey
+    (:mod:`dod_sim.schema`), by field (None for a resource that is one array):
+    ``{"nxt": (Rings("cells.prv", "cells.count", "rows"),)}``."""
 
     name: str
     make: Callable
     state: bool = False
     check: Callable | None = None
+    checks: dict | None = None
 
 
 def _schema_of(model, store, parity, resources):
@@ -287,7 +290,8 @@ def _schema_of(model, store, parity, resources):
                 name = r.name if field is None else f"{r.name}.{field}"
                 others.append(Array(name, a.dtype.name, a.shape,
                                     role="state" if r.state else "scratch",
-                                    doc=f"resource {r.name}"))
+                                    doc=f"resource {r.name}",
+                                    checks=tuple((r.checks or {}).get(field, ()))))
                 arrays[name] = a
     tables = tuple(Table(t, model.table_info[t].size, tuple(single[t])) for t in model.tables)
     return Schema(model.name, tables, tuple(others)), arrays
