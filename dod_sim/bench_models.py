@@ -37,6 +37,7 @@ MESA_SOURCES = {
     "boids": "mesa.examples.basic.boid_flockers.model.BoidFlockers",
     "game_of_life": "mesa.examples.basic.conways_game_of_life.model.ConwaysGameOfLife",
     "virus": "mesa.examples.basic.virus_on_network.model.VirusOnNetwork",
+    "pd_grid": "mesa.examples.advanced.pd_grid.model.PdGrid",
 }
 
 
@@ -105,6 +106,10 @@ def mesa_model(name: str, agents: int, seed: int, **params):
         from mesa.examples.basic.virus_on_network.model import VirusOnNetwork
 
         return VirusOnNetwork(num_nodes=agents, seed=seed)  # needs networkx
+    if name == "pd_grid":
+        from mesa.examples.advanced.pd_grid.model import PdGrid
+
+        return PdGrid(width=world_params["width"], height=world_params["height"], seed=seed)
     raise KeyError(name)
 
 
@@ -131,10 +136,13 @@ def mesa_stats(name: str, model) -> dict:
 
 def _space(name, agents, params) -> dict:
     """width/height the dod_sim world of ``agents`` uses (explicit params win)."""
-    from .models import boids, game_of_life, schelling, wealth
+    from .models import boids, game_of_life, pd_grid, schelling, wealth
 
     if "width" in params or "height" in params:
         return dict(params)
+    if name == "pd_grid":
+        w, h = pd_grid.grid_for(agents)
+        return {**params, "width": w, "height": h}
     if name == "game_of_life":
         w, h = game_of_life.grid_for(agents)
         return {**params, "width": w, "height": h}

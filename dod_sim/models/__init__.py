@@ -8,6 +8,8 @@
   (``alive_cells``, ``fraction_alive``); equals Mesa's cell for cell
 * :mod:`.virus`     -- Virus on a Network: SIR on an Erdos-Renyi graph, Mesa's random
   sequential activation (``Infected``, ``Susceptible``, ``Resistant``, ``R_over_S``)
+* :mod:`.pd_grid`   -- the spatial prisoner's dilemma, Mesa's three activation orders
+  (``Cooperating_Agents``, ``cooperating_fraction``)
 * :mod:`.tileworld` -- WORKLOAD.md's tileworld, the engine's own tick as model systems
   (not in ``MODELS``: Mesa has no counterpart to measure it against)
 
@@ -28,13 +30,13 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 _drop_stale_cache(_HERE, _cache_dir_of(_HERE),
                   depends=(_KERNELS_DIR, _os.path.dirname(_HERE)))
 
-from . import boids, game_of_life, schelling, tileworld, virus, wealth
+from . import boids, game_of_life, pd_grid, schelling, tileworld, virus, wealth
 
 MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids,
-          "game_of_life": game_of_life, "virus": virus}
+          "game_of_life": game_of_life, "virus": virus, "pd_grid": pd_grid}
 
 __all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "game_of_life", "virus",
-           "tileworld"]
+           "pd_grid", "tileworld"]
 
 
 def resolve(spec):
