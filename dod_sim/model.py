@@ -58,10 +58,10 @@ Statistics: a :class:`Stat` is a compiled ``fn(n, p, *reads) -> float`` run insi
 compiled loop after every tick; a plain Python function of the world is also accepted
 (any numpy), and is run between compiled steps.
 
-The tick path: ``run(steps)`` with compiled statistics only (or ``stats=False``) is one
-compiled call for all the steps, no Python per tick or per agent, and compiled code
-allocates nothing per tick (the NRT count is the same for 1 and 40 ticks: what remains
-is boxing the call's arguments). A Python statistic makes it one call per step; at
+The tick path: ``run(steps)`` with compiled statistics only (or ``stats=False``) runs
+compiled calls of about 0.1 s of ticks each (so that Ctrl-C answers), no Python per
+tick or per agent, and compiled code allocates nothing per tick (the NRT count is the
+same for 1 and 40 ticks: what remains is boxing each call's arguments). A Python statistic makes it one call per step; at
 10,000 agents that cost the wealth model ~15 % of its step.
 
 Compile cost: each model is compiled once per process into one module (the per-row
@@ -109,6 +109,8 @@ __all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "alive_count", "al
 
 CHUNK = _pop.CHUNK  # rows per chunk of a generated per-row loop (1024)
 MAX_ROWS = 2**31 - 1  # rows of a table (a CellIndex holds rows as int32)
+BATCH_NS = 100_000_000  # a compiled batch of ticks takes about this long, so that Ctrl-C
+                        # (deferred to the end of the batch) answers within ~0.1 s
 # Stream bases of the keys the engine derives (rng.draw(row_key(seed, tick, row), base + k)).
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
@@ -1442,6 +1444,7 @@ class ModelWorld:
             np.zeros(0, np.dtype(c.dtype)) for c in model.columns)
         self._tick = 0
         self._columns = None
+        self._batch = 1  # ticks a compiled call, learnt from each call's tick times
         t = time.perf_counter()
         with self._calling():
             self._init_columns()
@@ -1545,7 +1548,10 @@ class ModelWorld:
             turned around): the name of a compiled statistic (:class:`Stat`), checked
             inside the compiled loop, true when non-zero; or ``fn(world) -> bool``, run
             between ticks (one compiled call per tick).
-        Without progress, stop, pacing or a Python ``until`` the run is one compiled call.
+        The ticks run in compiled batches of about 0.1 s of work (sized from the last
+        call's tick times; a world's first call is one tick), a Python round trip each; a
+        Ctrl-C ends the run at the end of the batch in progress, with the world whole,
+        then raises KeyboardInterrupt.
 
         A dynamic model whose births find no free row ends the run after that tick and
         raises :class:`~dod_sim.errors.CapacityError` (the state is the tick's, less the
@@ -1664,15 +1670,18 @@ class ModelWorld:
         ctable = collector.table_index if collector is not None else 0
         done = 0
         ended = False
+        batch = self._batch  # ticks a compiled call: about BATCH_NS of work, what Ctrl-C waits
         nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
-        with self._calling():
-            while done < steps and not ended and not (stop is not None and stop.is_set()):
+        with runtime.deferred_interrupts() as seen, self._calling():
+            while done < steps and not ended and not seen.pending \
+                    and not (stop is not None and stop.is_set()):
                 if period:
                     due = wall0 + done * period
                     now = time.perf_counter_ns()
                     if due > now:
                         time.sleep((due - now) / 1e9)
-                size = 1 if one_by_one else min(progress_every, steps - done)
+                size = 1 if one_by_one else min(progress_every - done % progress_every,
+                                                steps - done, batch)
                 ran = self._mod.run_ticks(seed, self._tick, size, ns, p, par,
                                           out[done:done + size], bool(compiled),
                                           cyc[done:done + size], until_col, every, sample,
@@ -1681,6 +1690,10 @@ class ModelWorld:
                                                    else self._no_data))
                 # the loop returns early at a stop condition, or to get room for a sample
                 ended = ran < size and not (collector is not None and collector.sample[1])
+                if ran:
+                    per_tick = max(1, int(cyc[done:done + ran].sum() / runtime.cycles_per_ns()
+                                          / ran))
+                    batch = self._batch = max(1, BATCH_NS // per_tick)
                 self._tick += ran
                 done += ran
                 self._columns = None
@@ -1698,6 +1711,16 @@ class ModelWorld:
                 if progress is not None and (done % progress_every == 0 or done == steps
                                              or ended):
                     progress(done, steps)
+            self._record_report(done, cyc, wall0, cpu0, nrt0, period)
+        self._check_capacity()
+        table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
+        table.update({k: v[:done] for k, v in pys.items()})
+        table.update({k: out[:done, j].copy() for j, k in enumerate(compiled)})
+        keep = self.model.stats if stats or collector is not None else {}
+        return {k: table[k] for k in ["step"] + [k for k in keep if k in table]}, done
+
+    def _record_report(self, done, cyc, wall0, cpu0, nrt0, period):
+        """``last_report`` of the ``done`` ticks of a run (its tick cycles ``cyc``)."""
         wall, cpu = time.perf_counter_ns() - wall0, time.process_time_ns() - cpu0
         self._columns = None
         self.last_report = ModelReport(
@@ -1708,12 +1731,6 @@ class ModelWorld:
                 None, self.threads, seed=self.seed,
                 config_digest=snapshot.config_digest(self._snapshot_config())),
             threads_choice=dict(self.threads_choice))
-        self._check_capacity()
-        table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
-        table.update({k: v[:done] for k, v in pys.items()})
-        table.update({k: out[:done, j].copy() for j, k in enumerate(compiled)})
-        keep = self.model.stats if stats or collector is not None else {}
-        return {k: table[k] for k in ["step"] + [k for k in keep if k in table]}, done
 
     def _check_capacity(self) -> None:
         """CapacityError when births were refused since the run began (dynamic models)."""

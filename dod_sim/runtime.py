@@ -81,6 +81,43 @@ def threads(n: int):
         numba.set_num_threads(old)
 
 
+class Interrupts:
+    """What :func:`deferred_interrupts` saw: ``pending`` once a SIGINT arrived."""
+
+    pending = False
+
+    def is_set(self) -> bool:  # usable where a threading.Event's is_set is
+        return self.pending
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Within the block a SIGINT (Ctrl-C) sets ``pending`` on the yielded object instead
+    of raising KeyboardInterrupt at whatever bytecode runs, so a run can stop at the end
+    of the tick or compiled batch in progress, with its state whole; leaving the block
+    raises the KeyboardInterrupt. Only in the main thread and only while SIGINT has
+    Python's default handler (a program's own handler is left alone)."""
+    import signal
+    import threading
+
+    seen = Interrupts()
+    if threading.current_thread() is not threading.main_thread() \
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield seen
+        return
+
+    def note(signum, frame):
+        seen.pending = True
+
+    signal.signal(signal.SIGINT, note)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if seen.pending:
+        raise KeyboardInterrupt
+
+
 def cpu() -> dict:
     """CPU model, microarchitecture, the vector features and the BLAKE2b lanes they
     choose (``kernels.blake2b_lanes.describe_cpu``), and the cores this process may use."""

@@ -9,6 +9,7 @@ always consistent when an error reaches the caller.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 from contextlib import suppress
@@ -656,8 +657,9 @@ class World:
         raise from_status(code, args, phase=phase_name, tick=self.tick - 1)
 
     def step(self) -> None:
-        """Run one tick. Raises after the tick completes if a phase reported an error."""
-        with runtime.threads(self.threads):
+        """Run one tick. Raises after the tick completes if a phase reported an error;
+        a Ctrl-C during the tick is raised once it completes."""
+        with runtime.deferred_interrupts(), runtime.threads(self.threads):
             failure = None
             cur = self.threads
             self._seq += 1
@@ -681,7 +683,8 @@ class World:
         allocates nothing that lives. ``progress(done, total, tick_ns_so_far)`` is called
         between ticks every ``progress_every`` ticks (it may snapshot the world). When
         ``stop`` is set (a signal handler, another thread) the run ends after the tick in
-        progress and the report covers the ticks done.
+        progress and the report covers the ticks done. A Ctrl-C ends it the same way,
+        then raises KeyboardInterrupt (``last_report`` covers the ticks done).
         """
         n = self.config.ticks if ticks is None else ticks
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
@@ -712,29 +715,31 @@ class World:
         # the loop creates cycles, so it is paused for the run (the article's point).
         gc_was_enabled = gc.isenabled()
         gc.disable()
-        try:
-            done, failure = self._loop(n, period, wall0, tel, progress, progress_every, stop)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
-        wall = time.perf_counter_ns() - wall0
-        cpu = time.process_time_ns() - cpu0
-        self.last_report = Report(
-            config=self.config, threads=self.threads, tick_ns=tel.tick_ns[:done],
-            phase_ns=tel.phase_ns[:done], phase_names=tuple(p.name for p in sched),
-            counters=tel.counters[:done], start_counters=start_counters,
-            gauges=tel.gauges[:done], busy_cycles=tel.busy[:done],
-            start_busy=tel.start_busy, cycles_per_ns=runtime.cycles_per_ns(),
-            census=self.census(), wall_ns=wall, cpu_ns=cpu, rss=rss_bytes(),
-            period_ns=period, arena=self.arena_usage(), steady=tel.steady,
-            provenance=runtime.provenance(self.config, self.threads),
-            threads_choice=self.threads_choice, phase_threads=self.phase_threads,
-        )
+        with runtime.deferred_interrupts() as seen:  # a Ctrl-C: raised after the report
+            try:
+                done, failure = self._loop(n, period, wall0, tel, progress, progress_every,
+                                           stop, seen)
+            finally:
+                if gc_was_enabled:
+                    gc.enable()
+            wall = time.perf_counter_ns() - wall0
+            cpu = time.process_time_ns() - cpu0
+            self.last_report = Report(
+                config=self.config, threads=self.threads, tick_ns=tel.tick_ns[:done],
+                phase_ns=tel.phase_ns[:done], phase_names=tuple(p.name for p in sched),
+                counters=tel.counters[:done], start_counters=start_counters,
+                gauges=tel.gauges[:done], busy_cycles=tel.busy[:done],
+                start_busy=tel.start_busy, cycles_per_ns=runtime.cycles_per_ns(),
+                census=self.census(), wall_ns=wall, cpu_ns=cpu, rss=rss_bytes(),
+                period_ns=period, arena=self.arena_usage(), steady=tel.steady,
+                provenance=runtime.provenance(self.config, self.threads),
+                threads_choice=self.threads_choice, phase_threads=self.phase_threads,
+            )
         if failure is not None:
             self._raise_status(*failure)
         return self.last_report
 
-    def _loop(self, n, period, wall0, tel, progress, progress_every, stop):
+    def _loop(self, n, period, wall0, tel, progress, progress_every, stop, seen):
         """The tick loop of :meth:`run`; returns (ticks done, (phase, code) or None).
 
         The allocation figures are taken over steady state, from tick
@@ -763,7 +768,7 @@ class World:
                     now = clock()
                     if due > now:
                         time.sleep((due - now) / 1e9)
-                if stop is not None and stop.is_set():
+                if stop is not None and stop.is_set() or seen.pending:
                     break
                 self._seq += 1
                 t0 = clock()

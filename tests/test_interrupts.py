@@ -19,7 +19,6 @@ def _interrupt_after(seconds):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the KeyboardInterrupt lands wherever it lands")
 def test_a_model_run_stops_whole_at_a_batch_end():
     w = wealth.world(20_000, seed=3, threads=1)
     w.run(2)
@@ -37,7 +36,6 @@ def test_a_model_run_stops_whole_at_a_batch_end():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the KeyboardInterrupt lands wherever it lands")
 def test_a_tileworld_run_stops_whole_at_a_tick_end():
     cfg = Config(agents=1000, side=128, tile_updates=8, seed=2, threads=1)
     w = World(cfg)
