@@ -202,7 +202,7 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
                 ax.scatter(px + off, py + off, c=c, s=area if area is not None else
                            max(1.0, min(30.0, 4e4 / max(px.size, 1))),
                            cmap=cmap if c is not None else None, linewidths=0,
-                           marker=MARKERS[j % len(MARKERS)], label=t, **scatter)
+                           marker=MARKERS[j % len(MARKERS)], label=t, **_colour(scatter, c))
                 drawn += t is not None
             ax.set_xlim(0, w)
             ax.set_ylim(0, h)
@@ -230,7 +230,7 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
             ax.scatter(nx_[node], ny_[node], c=c if c is None or c.size == node.size else
                        c[:node.size], cmap=cmap if c is not None else None,
                        s=max(2.0, min(40.0, 4e3 / max(n, 1))), linewidths=0, zorder=1,
-                       **scatter)
+                       **_colour(scatter, c))
             ax.set_aspect("equal")
             ax.axis("off")
         else:  # no space: the rows themselves, on a square lattice, as one image
@@ -245,6 +245,13 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
     name = getattr(getattr(world, "model", None), "name", type(world).__name__)
     ax.set_title(title if title is not None else f"{name}, tick {world.tick}")
     return ax
+
+
+def _colour(scatter: dict, c) -> dict:
+    """``scatter``'s arguments for a table coloured by ``c``: without colours, no range
+    (matplotlib warns about a vmin it cannot use)."""
+    return scatter if c is not None else {k: v for k, v in scatter.items()
+                                          if k not in ("vmin", "vmax")}
 
 
 def _live_mask(cols):

@@ -1334,7 +1334,9 @@ def _sizes(model, agents, capacity) -> tuple[dict, dict]:
                               f"{model.tables}, not {tuple(v)}", field=field, value=tuple(v))
         return v
 
-    table_agents = {t: _count("agents" if not multi else f"agents.{t}", a, 1, MAX_ROWS)
+    # a dynamic table may start empty (its kind is born later); a fixed one has rows
+    table_agents = {t: _count("agents" if not multi else f"agents.{t}", a,
+                              0 if model.dynamic else 1, MAX_ROWS)
                     for t, a in by_table("agents", agents).items()}
     if capacity is not None and not model.dynamic:
         raise ConfigError(f"capacity={capacity!r} is for a dynamic model; model "
@@ -1343,9 +1345,9 @@ def _sizes(model, agents, capacity) -> tuple[dict, dict]:
     if not model.dynamic:
         return table_agents, dict(table_agents)
     if capacity is None:
-        capacity = {t: 2 * a for t, a in table_agents.items()}
-    rows = {t: _count("capacity" if not multi else f"capacity.{t}", c, table_agents[t],
-                      MAX_ROWS)
+        capacity = {t: max(2 * a, 1) for t, a in table_agents.items()}
+    rows = {t: _count("capacity" if not multi else f"capacity.{t}", c,
+                      max(table_agents[t], 1), MAX_ROWS)
             for t, c in by_table("capacity", capacity).items()}
     return table_agents, rows
 

@@ -217,6 +217,14 @@ def test_snapshot_restore_and_collection_by_table(tmp_path):
     assert m["wolves"][-1] == live.sum()
 
 
+def test_a_kind_may_start_empty_and_be_born():
+    w = ModelWorld(PREY, {"sheep": 300, "wolves": 0}, seed=2,
+                   capacity={"sheep": 3000, "wolves": 50})
+    assert w.live_of("wolves") == 0 and w.table_rows["wolves"] == 50
+    w.run(5)
+    assert w.live_of("wolves") == 0 and w.live_of("sheep") > 0  # none to breed from
+
+
 def test_capacity_names_the_table():
     w = ModelWorld(PREY, {"sheep": 300, "wolves": 40}, seed=1,
                    capacity={"sheep": 300, "wolves": 400}, sheep_birth=1.0, grass=5.0)
@@ -228,7 +236,7 @@ def test_capacity_names_the_table():
 @pytest.mark.parametrize("agents, capacity, field", [
     (300, None, "agents"),
     ({"sheep": 300}, None, "agents"),
-    ({"sheep": 300, "wolves": 0}, None, "agents.wolves"),
+    ({"sheep": 300, "wolves": -1}, None, "agents.wolves"),
     ({"sheep": 300, "wolves": 40}, {"sheep": 100, "wolves": 40}, "capacity.sheep"),
 ])
 def test_sizes_by_table_are_checked(agents, capacity, field):
