@@ -38,6 +38,8 @@ MESA_SOURCES = {
     "game_of_life": "mesa.examples.basic.conways_game_of_life.model.ConwaysGameOfLife",
     "virus": "mesa.examples.basic.virus_on_network.model.VirusOnNetwork",
     "pd_grid": "mesa.examples.advanced.pd_grid.model.PdGrid",
+    "civil_violence":
+        "mesa.examples.advanced.epstein_civil_violence.model.EpsteinCivilViolence",
 }
 
 
@@ -110,6 +112,11 @@ def mesa_model(name: str, agents: int, seed: int, **params):
         from mesa.examples.advanced.pd_grid.model import PdGrid
 
         return PdGrid(width=world_params["width"], height=world_params["height"], seed=seed)
+    if name == "civil_violence":
+        from mesa.examples.advanced.epstein_civil_violence.model import EpsteinCivilViolence
+
+        return EpsteinCivilViolence(width=world_params["width"],
+                                    height=world_params["height"], seed=seed)
     raise KeyError(name)
 
 
@@ -136,13 +143,16 @@ def mesa_stats(name: str, model) -> dict:
 
 def _space(name, agents, params) -> dict:
     """width/height the dod_sim world of ``agents`` uses (explicit params win)."""
-    from .models import boids, game_of_life, pd_grid, schelling, wealth
+    from .models import boids, civil_violence, game_of_life, pd_grid, schelling, wealth
 
     if "width" in params or "height" in params:
         return dict(params)
     if name == "pd_grid":
         w, h = pd_grid.grid_for(agents)
         return {**params, "width": w, "height": h}
+    if name == "civil_violence":
+        side = civil_violence.side_for(agents)
+        return {**params, "width": side, "height": side}
     if name == "game_of_life":
         w, h = game_of_life.grid_for(agents)
         return {**params, "width": w, "height": h}

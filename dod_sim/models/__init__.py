@@ -10,6 +10,8 @@
   sequential activation (``Infected``, ``Susceptible``, ``Resistant``, ``R_over_S``)
 * :mod:`.pd_grid`   -- the spatial prisoner's dilemma, Mesa's three activation orders
   (``Cooperating_Agents``, ``cooperating_fraction``)
+* :mod:`.civil_violence` -- Epstein civil violence: citizens and cops, two tables in one
+  shuffled order (``active``, ``quiet``, ``arrested``)
 * :mod:`.tileworld` -- WORKLOAD.md's tileworld, the engine's own tick as model systems
   (not in ``MODELS``: Mesa has no counterpart to measure it against)
 
@@ -30,13 +32,15 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 _drop_stale_cache(_HERE, _cache_dir_of(_HERE),
                   depends=(_KERNELS_DIR, _os.path.dirname(_HERE)))
 
-from . import boids, game_of_life, pd_grid, schelling, tileworld, virus, wealth
+from . import (boids, civil_violence, game_of_life, pd_grid, schelling, tileworld, virus,
+               wealth)
 
 MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids,
-          "game_of_life": game_of_life, "virus": virus, "pd_grid": pd_grid}
+          "game_of_life": game_of_life, "virus": virus, "pd_grid": pd_grid,
+          "civil_violence": civil_violence}
 
 __all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "game_of_life", "virus",
-           "pd_grid", "tileworld"]
+           "pd_grid", "civil_violence", "tileworld"]
 
 
 def resolve(spec):
