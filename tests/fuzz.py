@@ -122,7 +122,8 @@ def mutants(world, path: Path, out: Path, positions=3):
         base = np.frombuffer(arrays[name], dtype).copy()
         if base.size == 0 or dtype.kind not in "iuf":
             continue
-        spots = sorted({0, base.size // 2, base.size - 1})[:positions]
+        spots = sorted({0, base.size - 1} | set(np.linspace(0, base.size - 1, positions)
+                                                  .astype(np.int64).tolist()))[:positions]
         for kind in KINDS:
             if kind in ("nan", "inf") and dtype.kind != "f":
                 continue

@@ -34,5 +34,5 @@ def test_no_mutant_crashes_hangs_or_escapes_as_another_error(kind, tmp_path):
                     reason="the full fuzz: DOD_SIM_FUZZ_FULL=1 pytest -m fuzz")
 @pytest.mark.parametrize("kind", KINDS)
 def test_full_fuzz(kind, tmp_path):
-    s = _fuzz(kind, tmp_path, positions=12)
+    s = _fuzz(kind, tmp_path, positions=32)
     print(f"{kind}: {s['mutants']} mutants, {s['counts']}")
