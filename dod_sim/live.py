@@ -24,10 +24,12 @@ import atexit
 import dataclasses
 import threading
 import weakref
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 import numpy as np
 
-from . import runtime
+from . import runtime, snapshot
 from .errors import ConfigError
 from .kernels.state import COUNTER_NAMES, G
 from .report import Report, rss_bytes
@@ -50,6 +52,26 @@ def _check_count(name, v, lo):
     return int(v)
 
 
+class _Either:
+    """``is_set`` when either event is."""
+
+    def __init__(self, a, b):
+        self.a, self.b = a, b
+
+    def is_set(self) -> bool:
+        return self.a.is_set() or self.b.is_set()
+
+
+def live_run_of(world):
+    """The background run that holds ``world``, unless the caller is that run's own
+    thread (or there is none): None."""
+    with _RUNNING_LOCK:
+        run = _RUNNING.get(world)
+    if run is None or threading.current_thread() is run._thread:
+        return None
+    return run
+
+
 class LiveRun:
     """A run of ``ticks`` ticks of ``world`` in a background thread, ``chunk`` ticks per
     ``world.run`` call. Made (and started) by :func:`run_in_background`.
@@ -68,6 +90,8 @@ class LiveRun:
         self.chunk = _check_count("chunk", chunk, 1)
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._pause = threading.Event()  # set while a snapshot waits for a tick boundary
+        self._requests: list = []  # (path, Future) of snapshots to take between ticks
         self._lock = threading.Lock()  # guards _reports and _done: held for an append
         self._reports: list[Report] = []
         self._done = 0
@@ -119,7 +143,7 @@ class LiveRun:
                 n = min(self.chunk, self.ticks - self._done)
                 before = getattr(world, "last_report", None)
                 try:
-                    rep = world.run(n, stop=self._stop)
+                    rep = world.run(n, stop=_Either(self._stop, self._pause))
                 except BaseException:
                     # World.run records the report of the ticks it finished before it
                     # raises a phase's error: keep them, the failing tick included.
@@ -128,12 +152,27 @@ class LiveRun:
                         self._append(after)
                     raise
                 self._append(rep)
-                if rep.ticks < n:  # stopped inside the chunk
+                self._serve()
+                if rep.ticks < n and self._stop.is_set():  # stopped inside the chunk
                     break
         except BaseException as e:  # noqa: BLE001 - kept for join(), which raises it
             self.error = e
         finally:
             self._release()
+            self._serve()  # a snapshot asked for as the run ended: of the final state
+
+    def _serve(self):
+        """Take the snapshots asked for, between ticks (the run is paused meanwhile)."""
+        with self._lock:
+            requests, self._requests = self._requests, []
+            self._pause.clear()
+        for path, future in requests:
+            try:
+                snapshot.save(self.world, path)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                future.set_exception(e)
+            else:
+                future.set_result(self.world.tick)
 
     def _append(self, rep: Report):
         if rep.ticks == 0:  # a stop that came before the chunk's first tick
@@ -151,6 +190,23 @@ class LiveRun:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    def snapshot(self, path, timeout: float | None = None) -> int:
+        """Write a snapshot of the world at the next tick boundary (the run pauses for
+        the copy, then goes on) and return the tick it holds; after the run, of its
+        final state. Raises what saving raised, and TimeoutError after ``timeout``
+        seconds. ``World.snapshot`` from another thread comes here while the run lives."""
+        future = Future()
+        with self._lock:
+            self._requests.append((path, future))
+            self._pause.set()
+        if not self._thread.is_alive():
+            self._serve()
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise TimeoutError(f"no tick boundary in {timeout} s to take the snapshot at") \
+                from None
 
     def stop(self) -> None:
         """Ask the run to end after the tick in progress (returns at once; ``join``

@@ -412,8 +412,16 @@ class World:
 
     def snapshot(self, path) -> None:
         """Write the whole state (config, columns, mailboxes, arena and its epoch,
-        counters, tick) to ``path`` atomically; see :mod:`dod_sim.snapshot`."""
-        snapshot.save(self, path)
+        counters, tick) to ``path`` atomically; see :mod:`dod_sim.snapshot`. While a
+        background run (:mod:`dod_sim.live`) ticks the world, the snapshot is taken at
+        its next tick boundary, never of a tick in progress."""
+        from .live import live_run_of
+
+        run = live_run_of(self)
+        if run is not None:
+            run.snapshot(path)
+        else:
+            snapshot.save(self, path)
 
     @classmethod
     def restore(cls, path, *, threads: int | None = None) -> "World":

@@ -170,3 +170,23 @@ def test_live_figure_headless_returns_the_final_figure():
 
     with pytest.raises(KeyError, match="no column 'nope'"):
         live_figure(live, columns=("nope",))
+
+
+def test_a_snapshot_during_a_background_run_is_taken_between_ticks(tmp_path):
+    cfg = Config(agents=500, side=64, tile_updates=8, seed=6, threads=1)
+    w = World(cfg)
+    live = run_in_background(w, 3000, chunk=400)
+    ticks = []
+    for k in range(3):
+        time.sleep(0.05)
+        path = tmp_path / f"s{k}.snap"
+        w.snapshot(path)  # from this thread: served by the run at its next tick boundary
+        back = World.restore(path)
+        ticks.append(back.tick)
+        ref = World(cfg)
+        ref.run(back.tick)
+        assert back.state_digest() == ref.state_digest()
+    assert ticks == sorted(ticks)
+    live.join()
+    end = tmp_path / "end.snap"
+    assert live.snapshot(end) == 3000 == World.restore(end).tick  # after the run: final
