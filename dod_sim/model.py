@@ -299,7 +299,7 @@ def _schema_of(model, store, parity, resources):
     return Schema(model.name, tables, tuple(others)), arrays
 
 
-_POP_ARRAYS = ("free", "count", "want", "births", "deaths", "order")  # alive, id: columns
+_POP_ARRAYS = ("free", "count", "want", "births", "deaths", "order", "pending")  # + alive, id
 
 
 def _population_arrays(pop, info) -> list:
@@ -318,6 +318,7 @@ def _population_arrays(pop, info) -> list:
         scratch("births", "births asked for per chunk of a per-row loop"),
         scratch("deaths", "deaths per chunk"),
         scratch("order", "a shuffled activation order"),
+        scratch("pending", "kills and spawns by a kernel since the last sync point"),
     ]
 
 

@@ -65,6 +65,8 @@ class Population(NamedTuple):
     deaths : int64[chunks, 2], scratch: deaths and per-row deaths per chunk, then the
         first's offsets
     order : int64[capacity], scratch for :func:`shuffled`
+    pending : int64[2], scratch: kills and spawns by a kernel since the last sync point
+        (none: the sync point after a kernel scans nothing)
     """
 
     alive: np.ndarray
@@ -75,6 +77,7 @@ class Population(NamedTuple):
     births: np.ndarray
     deaths: np.ndarray
     order: np.ndarray
+    pending: np.ndarray
 
 
 def population(alive: np.ndarray, ids: np.ndarray, agents: int) -> Population:
@@ -92,7 +95,7 @@ def population(alive: np.ndarray, ids: np.ndarray, agents: int) -> Population:
     chunks = max(1, -(-cap // CHUNK))
     return Population(alive, ids, free, count, np.zeros(cap, np.uint8),
                       np.zeros(chunks + 1, np.int64), np.zeros((chunks, 2), np.int64),
-                      np.zeros(cap, np.int64))
+                      np.zeros(cap, np.int64), np.zeros(2, np.int64))
 
 
 @kernel
@@ -111,6 +114,7 @@ def kill(pop, row):
     pop.alive[row] = FREE
     pop.want[row] = DIES
     pop.count[LIVE] -= 1
+    pop.pending[0] += 1
     return True
 
 
@@ -128,6 +132,7 @@ def spawn(pop):
     pop.id[row] = pop.count[NEXT_ID]
     pop.count[NEXT_ID] += 1
     pop.count[LIVE] += 1
+    pop.pending[1] += 1
     return row
 
 
@@ -138,6 +143,10 @@ def settle(pop, n, spawned):
     a row) and writes only the rows that change. Returns the deaths."""
     alive, want, per, free, count, ids = (pop.alive, pop.want, pop.deaths, pop.free,
                                           pop.count, pop.id)
+    if spawned and pop.pending[0] == 0 and pop.pending[1] == 0:
+        return 0  # a kernel that killed and spawned nothing: nothing to scan
+    pop.pending[0] = 0
+    pop.pending[1] = 0
     chunks = (n + CHUNK - 1) // CHUNK
     for c in prange(chunks):
         d = 0
