@@ -1447,7 +1447,9 @@ class ModelWorld:
             np.zeros(0, np.dtype(c.dtype)) for c in model.columns)
         self._tick = 0
         self._columns = None
-        self._batch = 1  # ticks a compiled call, learnt from each call's tick times
+        # ticks a compiled call, learnt from each call's tick times; before the first, a
+        # guess of 50 ns a row (a small world's short run stays one call)
+        self._batch = max(1, min(1024, BATCH_NS // (50 * max(self.rows, 1))))
         t = time.perf_counter()
         with self._calling():
             self._init_columns()
@@ -1552,9 +1554,9 @@ class ModelWorld:
             inside the compiled loop, true when non-zero; or ``fn(world) -> bool``, run
             between ticks (one compiled call per tick).
         The ticks run in compiled batches of about 0.1 s of work (sized from the last
-        call's tick times; a world's first call is one tick), a Python round trip each; a
-        Ctrl-C ends the run at the end of the batch in progress, with the world whole,
-        then raises KeyboardInterrupt.
+        call's tick times; before a world's first, guessed from its rows), a Python round
+        trip each; a Ctrl-C ends the run at the end of the batch in progress, with the
+        world whole, then raises KeyboardInterrupt.
 
         A dynamic model whose births find no free row ends the run after that tick and
         raises :class:`~dod_sim.errors.CapacityError` (the state is the tick's, less the
