@@ -40,6 +40,7 @@ MESA_SOURCES = {
     "pd_grid": "mesa.examples.advanced.pd_grid.model.PdGrid",
     "civil_violence":
         "mesa.examples.advanced.epstein_civil_violence.model.EpsteinCivilViolence",
+    "wolf_sheep": "mesa.examples.advanced.wolf_sheep.model.WolfSheep",
 }
 
 
@@ -117,7 +118,28 @@ def mesa_model(name: str, agents: int, seed: int, **params):
 
         return EpsteinCivilViolence(width=world_params["width"],
                                     height=world_params["height"], seed=seed)
+    if name == "wolf_sheep":
+        from mesa.examples.advanced.wolf_sheep.model import WolfSheep
+        from mesa.experimental.devs import ABMSimulator
+
+        wolves = max(1, agents // 3)  # Mesa's 2:1, as dod_sim.models.wolf_sheep.world
+        sim = ABMSimulator()  # a step runs the model's step and the grass's regrowth events
+        model = WolfSheep(width=world_params["width"], height=world_params["height"],
+                          initial_sheep=max(1, agents - wolves), initial_wolves=wolves,
+                          seed=seed, simulator=sim)
+        return _Stepped(model, lambda: sim.run_for(1))
     raise KeyError(name)
+
+
+class _Stepped:
+    """A Mesa model whose step is its simulator's (the timing loop calls ``step``)."""
+
+    def __init__(self, model, step):
+        self.model, self.step = model, step
+
+    @property
+    def agents(self):
+        return self.model.agents
 
 
 def mesa_stats(name: str, model) -> dict:
@@ -143,7 +165,8 @@ def mesa_stats(name: str, model) -> dict:
 
 def _space(name, agents, params) -> dict:
     """width/height the dod_sim world of ``agents`` uses (explicit params win)."""
-    from .models import boids, civil_violence, game_of_life, pd_grid, schelling, wealth
+    from .models import (boids, civil_violence, game_of_life, pd_grid, schelling, wealth,
+                         wolf_sheep)
 
     if "width" in params or "height" in params:
         return dict(params)
@@ -152,6 +175,9 @@ def _space(name, agents, params) -> dict:
         return {**params, "width": w, "height": h}
     if name == "civil_violence":
         side = civil_violence.side_for(agents)
+        return {**params, "width": side, "height": side}
+    if name == "wolf_sheep":
+        side = wolf_sheep.side_for(agents)
         return {**params, "width": side, "height": side}
     if name == "game_of_life":
         w, h = game_of_life.grid_for(agents)

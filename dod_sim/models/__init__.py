@@ -12,6 +12,8 @@
   (``Cooperating_Agents``, ``cooperating_fraction``)
 * :mod:`.civil_violence` -- Epstein civil violence: citizens and cops, two tables in one
   shuffled order (``active``, ``quiet``, ``arrested``)
+* :mod:`.wolf_sheep` -- Wolf-Sheep predation with grass: two tables that are born and
+  die, a grass layer (``Wolves``, ``Sheep``, ``Grass``)
 * :mod:`.tileworld` -- WORKLOAD.md's tileworld, the engine's own tick as model systems
   (not in ``MODELS``: Mesa has no counterpart to measure it against)
 
@@ -33,14 +35,14 @@ _drop_stale_cache(_HERE, _cache_dir_of(_HERE),
                   depends=(_KERNELS_DIR, _os.path.dirname(_HERE)))
 
 from . import (boids, civil_violence, game_of_life, pd_grid, schelling, tileworld, virus,
-               wealth)
+               wealth, wolf_sheep)
 
 MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids,
           "game_of_life": game_of_life, "virus": virus, "pd_grid": pd_grid,
-          "civil_violence": civil_violence}
+          "civil_violence": civil_violence, "wolf_sheep": wolf_sheep}
 
 __all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "game_of_life", "virus",
-           "pd_grid", "civil_violence", "tileworld"]
+           "pd_grid", "civil_violence", "wolf_sheep", "tileworld"]
 
 
 def resolve(spec):
