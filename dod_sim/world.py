@@ -61,6 +61,9 @@ class Phase(NamedTuple):
     writes: frozenset
 
 
+LAST_TICK = 2**31 - 1  # a world's last tick: held messages' ticks and epochs are int32
+
+
 def _p(name, fn, reads, writes):
     return Phase(name, fn, frozenset(reads.split()), frozenset(writes.split()))
 
@@ -667,6 +670,9 @@ class World:
     def step(self) -> None:
         """Run one tick. Raises after the tick completes if a phase reported an error;
         a Ctrl-C during the tick is raised once it completes."""
+        if self.tick >= LAST_TICK:
+            raise ConfigError(f"tick {self.tick} is the last one: the world's int32 "
+                              f"counters would wrap", field="ticks", value=1, bound=0)
         with runtime.deferred_interrupts(), runtime.threads(self.threads):
             failure = None
             cur = self.threads
@@ -704,6 +710,11 @@ class World:
                 or progress_every < 1:
             raise ConfigError(f"progress_every={progress_every!r} must be an integer >= 1",
                               field="progress_every", value=progress_every, bound=1)
+        left = LAST_TICK - self.tick  # out_tick and cache_epoch are int32 in the layout
+        if n > left:
+            raise ConfigError(f"ticks={n} would pass tick {LAST_TICK}, where the world's "
+                              f"int32 counters (a held message's tick, an arena epoch) wrap: "
+                              f"{left} ticks are left", field="ticks", value=n, bound=left)
         sched = self.schedule
         # the per-tick telemetry is allocated before the first tick: refuse a run whose
         # arrays cannot fit rather than fail inside numpy

@@ -9,7 +9,6 @@ from dod_sim.kernels.indices import PI
 LAST = 2**31 - 1
 
 
-@pytest.mark.xfail(strict=True, reason="int32 tick counters wrap silently")
 def test_a_run_past_the_last_tick_is_refused_naming_the_bound():
     w = World(Config(agents=50, side=32, tile_updates=2, seed=1, threads=1))
     w._arrays["pi"][PI.TICK] = LAST - 3  # test-only: a world that has run for years
