@@ -124,6 +124,7 @@ __all__ = [
     "SweepWarning",
     "add_arguments",
     "cli_main",
+    "engine_id",
     "expand",
     "format_rows",
     "load_grid",
@@ -288,7 +289,7 @@ def _run_one(index: int, cfg: Config, params: dict, config_digest: str, capped: 
         wall = time.perf_counter() - t0
         row = {"run": index, **params, **report.summary()}
         row.update(state_digest=world.state_digest(), config_digest=config_digest,
-                   wall_s=wall, worker=os.getpid(), threads_capped=capped)
+                   wall_s=wall, worker=os.getpid(), threads_capped=capped, engine=engine_id())
         return row
     except Exception as e:
         raise SweepRunError(index, type(e).__name__, str(e), field=getattr(e, "field", None),
@@ -490,8 +491,29 @@ def _sweep(grid_or_configs, ticks=None, *, n_jobs=1, results=None, base=None,
     return rows, names
 
 
+_ENGINE = []
+
+
+def engine_id() -> str:
+    """This engine's identity in a results row: the version and a hash of every source
+    file of the package and its kernels (an edited tree is another engine: its runs may
+    give other results, so ``resume`` runs them again)."""
+    if not _ENGINE:
+        from . import __version__
+
+        h = hashlib.sha256()
+        for d in (Path(__file__).parent, Path(runtime.__file__).parent.parent / "kernels",
+                  Path(__file__).parent / "models", Path(__file__).parent / "tileworld"):
+            if d.is_dir():
+                for f in sorted(d.glob("*.py")):
+                    h.update(f.name.encode() + f.read_bytes())
+        _ENGINE.append(f"{__version__}+{h.hexdigest()[:12]}")
+    return _ENGINE[0]
+
+
 def _resumed(results, want: dict, key: str = "config_digest") -> list[dict]:
-    """The rows of ``results`` whose run index maps to their ``key`` in ``want``, by run."""
+    """The rows of ``results`` whose run index maps to their ``key`` in ``want``, by
+    run, and that this engine wrote (:func:`engine_id`)."""
     if not os.path.exists(results):
         return []
     kept = {}
@@ -500,8 +522,9 @@ def _resumed(results, want: dict, key: str = "config_digest") -> list[dict]:
     except (OSError, ValueError) as e:  # a line that is not a row, an unreadable file
         raise ConfigError(f"cannot resume from {results}: {e}", field="results",
                           value=str(results)) from None
+    engine = engine_id()
     for row in rows:
-        if want.get(row.get("run")) == row.get(key):
+        if want.get(row.get("run")) == row.get(key) and row.get("engine") == engine:
             kept[row["run"]] = row
     return [kept[i] for i in sorted(kept)]
 
@@ -652,7 +675,7 @@ def _run_model(index, spec, model, agents, seed, steps, threads, params, run_dig
         row.update({k: float(v[-1]) if len(v) else None for k, v in table.items()
                     if k != "step"})
         row.update(state_digest=world.state_digest(), run_digest=run_digest, wall_s=wall,
-                   worker=os.getpid())
+                   worker=os.getpid(), engine=engine_id())
         if collect is not None:
             row["tables"] = _write_tables(Path(tables) / f"run_{index:06d}.npz", table,
                                           agent_table)
@@ -746,7 +769,8 @@ def sweep_model(model, grid: dict, steps: int, *, agents: int = 1000, n_jobs: in
 
     A row: run, agents, seed, every model parameter given in the grid, steps, threads,
     each model statistic after the last step, state_digest, run_digest (a hash of the
-    model, agents, seed, parameters and steps: what ``resume`` matches), wall_s, worker.
+    model, agents, seed, parameters and steps: what ``resume`` matches), wall_s, worker,
+    engine (:func:`engine_id`: ``resume`` keeps only this engine's rows).
 
     collect : the arguments of :meth:`ModelWorld.collect` (``{"adata": ("wealth",),
         "every": 10}``): every run also collects its model and agent tables, as

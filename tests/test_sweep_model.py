@@ -84,7 +84,6 @@ def test_a_results_file_in_use_by_another_sweep_is_refused(tmp_path):
     assert len(table) == 1 and len(out.read_text().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="resume keeps rows whatever engine wrote them")
 def test_resume_reruns_the_rows_another_engine_version_wrote(tmp_path):
     import json
 
