@@ -103,9 +103,10 @@ from .kernels import neighbours as _nb
 from .kernels import population as _pop
 from .kernels._jit import kernel as _kernel
 
-__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "alive_count", "alive_mean",
-           "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS", "points_index", "grid_index", "IndexPoints", "IndexGrid",
-           "cache_dir", "params_class"]
+__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "count_of", "alive_count",
+           "alive_mean", "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS",
+           "points_index", "grid_index", "IndexPoints", "IndexGrid", "cache_dir",
+           "params_class"]
 
 CHUNK = _pop.CHUNK  # rows per chunk of a generated per-row loop (1024)
 MAX_ROWS = 2**31 - 1  # rows of a table (a CellIndex holds rows as int32)
@@ -207,6 +208,15 @@ def column_mean(n, p, a):
     for i in range(n):
         total += a[i]
     return total / n
+
+
+@_kernel
+def count_of(n, a, value):
+    """How many of ``a[:n]`` equal ``value`` (int): for statistics that count states."""
+    c = 0
+    for i in range(n):
+        c += a[i] == value
+    return c
 
 
 @_kernel

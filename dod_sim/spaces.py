@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["MAX_RADIUS", "MAX_NODES", "grid_offsets", "Network", "network_from_edges",
+__all__ = ["MAX_RADIUS", "MAX_NODES", "grid_for", "grid_offsets", "Network", "network_from_edges",
            "network_from_networkx", "random_network"]
 
 MAX_RADIUS = 1000  # (2001)^2 offsets, 64 MB: beyond that a neighbourhood is a scan
@@ -50,6 +50,15 @@ def _int_in(name, v, lo, hi):
         raise ConfigError(f"{name}={v!r} must be an integer in [{lo}, {hi}]",
                           field=name, value=v, bound=(lo, hi))
     return int(v)
+
+
+def grid_for(cells: int) -> tuple[int, int]:
+    """(width, height) with width * height == cells, as square as it can be (width >=
+    height): 10,000 -> (100, 100), 1,000 -> (40, 25). For models of one agent a cell."""
+    h = max(1, int(cells ** 0.5))
+    while cells % h:
+        h -= 1
+    return cells // h, h
 
 
 def grid_offsets(radius: int = 1, moore: bool = True, center: bool = False) -> np.ndarray:

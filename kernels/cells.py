@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._jit import kernel
-from .rng import below, draw
+from .population import shuffle
 
 __all__ = ["CellList", "cell_list", "insert", "remove", "move", "first", "after",
            "rebuild", "random_order", "point_cell"]
@@ -130,11 +130,7 @@ def random_order(key, n, order):
     of fixed population."""
     for i in range(n):
         order[i] = i
-    for j in range(n - 1, 0, -1):
-        k = below(draw(key, j), j + 1)
-        t = order[j]
-        order[j] = order[k]
-        order[k] = t
+    shuffle(key, order, n)
     return n
 
 

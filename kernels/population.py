@@ -42,7 +42,7 @@ from .rng import below, draw
 
 __all__ = ["Population", "FREE", "ALIVE", "BORN", "N_FREE", "NEXT_ID", "REFUSED", "LIVE",
            "CHUNK", "population", "kill", "spawn", "is_alive", "settle", "open_births",
-           "close_births", "shuffled", "live_count"]
+           "close_births", "shuffled", "shuffle", "live_count"]
 
 FREE, ALIVE, BORN = 0, 1, 2           # values of alive[row]
 DIES = 1                              # want[row]: the row's agent ends at the sync point
@@ -234,9 +234,16 @@ def shuffled(pop, key, n):
         if pop.alive[i] == ALIVE:
             order[m] = i
             m += 1
+    shuffle(key, order, m)
+    return m
+
+
+@kernel
+def shuffle(key, order, m):
+    """Shuffle ``order[:m]`` in place, uniformly, with draws from ``key`` (Fisher-Yates:
+    step j swaps entry j with entry ``below(draw(key, j), j + 1)``)."""
     for j in range(m - 1, 0, -1):
         k = below(draw(key, j), j + 1)
         t = order[j]
         order[j] = order[k]
         order[k] = t
-    return m

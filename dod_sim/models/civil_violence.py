@@ -115,7 +115,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..kernels._jit import inline, kernel
 from ..kernels.rng import below, draw, row_key, uniform
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, count_of
 from ..schema import InRange, OneOf
 from ..spaces import MAX_RADIUS, grid_offsets
 
@@ -430,30 +430,22 @@ def activate(key, n, p, x, y, hardship, risk, state, jail, prob, cop_x, cop_y, g
 # ---- statistics ---------------------------------------------------------------------------
 
 
-@inline
-def _count(n, state, v):
-    c = 0
-    for i in range(n):
-        c += state[i] == v
-    return c
-
-
 @kernel
 def active(n, p, state):
     """Mesa's ``active`` reporter: citizens ACTIVE."""
-    return np.float64(_count(n, state, ACTIVE))
+    return np.float64(count_of(n, state, ACTIVE))
 
 
 @kernel
 def quiet(n, p, state):
     """Mesa's ``quiet`` reporter: citizens QUIET."""
-    return np.float64(_count(n, state, QUIET))
+    return np.float64(count_of(n, state, QUIET))
 
 
 @kernel
 def arrested(n, p, state):
     """Mesa's ``arrested`` reporter: citizens ARRESTED."""
-    return np.float64(_count(n, state, ARRESTED))
+    return np.float64(count_of(n, state, ARRESTED))
 
 
 @kernel

@@ -63,7 +63,7 @@ from ..kernels.rng import uniform
 from ..kernels.spaces import neighbour_cell
 from ..model import Column, Model, ModelWorld, Resource, Rows, Stat, column_mean
 from ..schema import OneOf
-from ..spaces import grid_offsets
+from ..spaces import grid_for, grid_offsets
 
 __all__ = ["MODEL", "world", "life", "alive_cells", "grid_for", "DEAD", "ALIVE", "TORUS"]
 
@@ -153,15 +153,6 @@ MODEL = Model(
     view={"color": "state", "cmap": "binary", "vmin": 0, "vmax": 1},
     doc=__doc__,
 )
-
-
-def grid_for(agents: int) -> tuple[int, int]:
-    """(width, height) with width * height == agents, as square as it can be
-    (width >= height): 10,000 -> (100, 100), 1,000 -> (40, 25)."""
-    h = max(1, int(agents ** 0.5))
-    while agents % h:
-        h -= 1
-    return agents // h, h
 
 
 def _size(params, k):

@@ -88,6 +88,7 @@ from ..kernels._jit import inline, kernel
 from ..kernels.rng import below, draw, uniform
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
 from ..schema import Finite, InRange, OneOf
+from ..spaces import grid_for
 
 __all__ = ["MODEL", "world", "activate", "cooperating", "grid_for", "ACTIVATION",
            "SEQUENTIAL", "RANDOM", "SIMULTANEOUS", "COOPERATE", "DEFECT", "NONE",
@@ -271,15 +272,6 @@ MODEL = Model(
     view={"color": "move", "cmap": "bwr_r", "vmin": 0, "vmax": 1},
     doc=__doc__,
 )
-
-
-def grid_for(agents: int) -> tuple[int, int]:
-    """(width, height) with width * height == agents, as square as it can be
-    (width >= height): 10,000 -> (100, 100), 1,000 -> (40, 25)."""
-    h = max(1, int(agents ** 0.5))
-    while agents % h:
-        h -= 1
-    return agents // h, h
 
 
 def _activation(v):

@@ -99,7 +99,7 @@ from ..kernels._jit import inline, kernel
 from ..kernels.prefetch import prefetch
 from ..kernels.rng import below, draw, uniform
 from ..kernels.spaces import degree, neighbour
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, count_of
 from ..schema import OneOf
 from ..spaces import random_network
 
@@ -187,39 +187,31 @@ def activate(key, n, p, net, state, order):
             _turn(i, draw(act, i), p, indptr, indices, state)
 
 
-@inline
-def _count(n, state, v):
-    c = 0
-    for i in range(n):
-        c += state[i] == v
-    return c
-
-
 @kernel
 def infected(n, p, state):
     """Mesa's ``Infected`` reporter: the number of INFECTED agents."""
-    return np.float64(_count(n, state, INFECTED))
+    return np.float64(count_of(n, state, INFECTED))
 
 
 @kernel
 def susceptible(n, p, state):
     """Mesa's ``Susceptible`` reporter."""
-    return np.float64(_count(n, state, SUSCEPTIBLE))
+    return np.float64(count_of(n, state, SUSCEPTIBLE))
 
 
 @kernel
 def resistant(n, p, state):
     """Mesa's ``Resistant`` reporter."""
-    return np.float64(_count(n, state, RESISTANT))
+    return np.float64(count_of(n, state, RESISTANT))
 
 
 @kernel
 def r_over_s(n, p, state):
     """Mesa's ``R over S``: Resistant / Susceptible, inf when no agent is susceptible."""
-    s = _count(n, state, SUSCEPTIBLE)
+    s = count_of(n, state, SUSCEPTIBLE)
     if s == 0:
         return np.inf
-    return np.float64(_count(n, state, RESISTANT)) / s
+    return np.float64(count_of(n, state, RESISTANT)) / s
 
 
 def _check(p, agents):
