@@ -55,6 +55,7 @@ def _extent(world, xs, ys) -> tuple[float, float]:
     params = getattr(world, "params", None)
     get = (lambda k: getattr(params, k, None)) if params is not None else (lambda k: None)
     w, h = get("width"), get("height")
+    w, h = (w if w is not None else h), (h if h is not None else w)  # one side: a square
     if w is None or h is None:
         side = get("side")
         if side is None and hasattr(world, "config"):
