@@ -3,6 +3,7 @@ a truncated file is repaired, a planted one is never run; the folder is the user
 
 import os
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -59,3 +60,33 @@ def test_the_cache_folder_is_private(isolated):
     ModelWorld(_fresh_model("cachetest_c"), 8, threads=1)
     mode = stat.S_IMODE(os.stat(cache_dir()).st_mode)
     assert mode & 0o077 == 0, oct(mode)
+
+
+CHILD = '''
+env = {"__name__": "<dynamic>"}
+exec("""
+from numba import njit
+from dod_sim.model import Column, Kernel, Model, ModelWorld
+@njit
+def bump(key, n, p, x):
+    for i in range(n):
+        x[i] += 1
+m = Model("made_up_module", columns=[Column("x", "int64", 0)],
+          systems=[Kernel("k", bump, writes=("x",))])
+w = ModelWorld(m, 10, threads=1)
+w.run(3)
+print(int(w.columns["x"].sum()))
+""", env)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="the cached module names a module no process imports")
+def test_a_model_of_code_with_no_importable_module_runs_in_every_process(tmp_path):
+    # exec'd under a made-up __name__: a cached module would name a module the next
+    # process cannot import
+    env = dict(os.environ, DOD_SIM_MODEL_CACHE=str(tmp_path))
+    for _ in range(2):
+        p = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
+                           env=env, timeout=300)
+        assert p.returncode == 0 and p.stdout.split()[-1] == "30", p.stderr[-2000:]
