@@ -1014,7 +1014,13 @@ def _source(model: Model) -> tuple[str, list, list]:
     out += [f"_f{k} = None  # injected: "
             f"{ascii(f'{f.py_func.__module__}.{f.py_func.__qualname__}')}"
             for k, f in enumerate(plan.fns)]
-    return "\n".join(out + ["", ""] + body) + "\n", plan.fns, plan.per_row
+    src = "\n".join(out + ["", ""] + body) + "\n"
+    if not all(f.py_func.__module__ in sys.modules for f in plan.fns):
+        # a function of a module no process can import (code exec'd under a made-up
+        # __name__): a cached module would fail to load in the next process
+        src = src.replace("@kernel(parallel=True)\n", "@kernel(parallel=True, cache=False)\n")
+        src = src.replace("@kernel\n", "@kernel(cache=False)\n")
+    return src, plan.fns, plan.per_row
 
 
 def _fingerprint(src: str, fns) -> str:

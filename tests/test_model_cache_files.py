@@ -81,7 +81,6 @@ print(int(w.columns["x"].sum()))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="the cached module names a module no process imports")
 def test_a_model_of_code_with_no_importable_module_runs_in_every_process(tmp_path):
     # exec'd under a made-up __name__: a cached module would name a module the next
     # process cannot import
