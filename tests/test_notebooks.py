@@ -16,7 +16,8 @@ pytestmark = pytest.mark.notebooks
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = ["01-quick-start.ipynb", "02-backpressure.ipynb", "03-scaling.ipynb"]
+EXPECTED = ["01-quick-start.ipynb", "02-backpressure.ipynb", "03-scaling.ipynb",
+            "04-tutorial.ipynb", "05-gallery.ipynb"]
 
 nbformat = pytest.importorskip(
     "nbformat", reason="nbformat is not installed (pip install 'dod_sim[notebook]')")
