@@ -9,6 +9,7 @@ docstrings in the package's plain "name : text" style are made into reStructured
 """
 
 import os
+import re
 import sys
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
@@ -28,9 +29,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
-    "myst_parser",
+    "myst_nb",  # MyST Markdown, and the notebooks executed into pages
 ]
-source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
 root_doc = "index"
 exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 nitpicky = False
@@ -41,6 +42,19 @@ suppress_warnings = []
 # MyST: headings get anchors (links like guide.md#sweeps), ::: fences, definition lists
 myst_heading_anchors = 3
 myst_enable_extensions = ["colon_fence", "deflist"]
+
+# The tutorial and gallery notebooks (committed without outputs) are copied here and
+# executed by the build, so their pages show their pictures; a cell that raises fails it.
+NOTEBOOKS = ("04-tutorial.ipynb", "05-gallery.ipynb")
+os.makedirs(os.path.join(DOCS, "notebooks"), exist_ok=True)
+for _nb in NOTEBOOKS:  # links to the site's pages are one folder up from the copies
+    with open(os.path.join(DOCS, "..", "notebooks", _nb), encoding="utf-8") as _src, \
+            open(os.path.join(DOCS, "notebooks", _nb), "w", encoding="utf-8") as _dst:
+        _text = re.sub(r"\]\((?!https?:|\.\./|#)([\w-]+\.md)", r"](../\1", _src.read())
+        _dst.write(re.sub(r"\{doc\}`(?!/)([\w-]+)`", r"{doc}`/\1`", _text))
+nb_execution_mode = "force"
+nb_execution_timeout = 600
+nb_execution_raise_on_error = True
 
 # -- autodoc and napoleon (numpy-style docstrings) ----------------------------------------
 autodoc_default_options = {"members": True, "member-order": "bysource"}

@@ -224,3 +224,17 @@ def test_docstrings_become_bullet_lists():
         r"\|v\| < bound, ``|v|`` as is"]
     plain = ["One line.", "", "Another : with a colon, alone."]
     assert mod.rest_items(plain) == plain
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page, pictures", [("04-tutorial", 1), ("05-gallery", 2)])
+def test_the_notebooks_are_pages_with_their_outputs(site, page, pictures):
+    # executed by the build (myst-nb): their figures are in the page
+    text = (site / "notebooks" / f"{page}.html").read_text()
+    shown = re.findall(r'<img[^>]+src="([^"]+)"', text)
+    assert len(shown) >= pictures
+    for src in shown:
+        if not src.startswith("data:"):
+            assert (site / "notebooks" / src).resolve().is_file(), src
+    if page == "05-gallery":  # the animation's frames, inline in its player
+        assert text.count("data:image/png;base64") >= 12
