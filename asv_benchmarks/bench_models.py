@@ -9,7 +9,7 @@ Quick mode skips 100,000 agents and more, and the Mesa ratio."""
 from . import THREADS, ThreadsInSetup, quick_mode
 
 MODELS = ["wealth", "schelling", "boids", "game_of_life", "virus", "pd_grid",
-          "civil_violence", "wolf_sheep"]  # dod_sim.models.MODELS (not imported here)
+          "civil_violence", "wolf_sheep", "sugarscape"]  # dod_sim.models.MODELS (not imported)
 AGENTS = [1_000, 10_000, 100_000, 1_000_000]
 QUICK_MAX_AGENTS = 10_000
 RUN_AGENT_STEPS = 1_000_000  # a track_ run steps 3..200 times

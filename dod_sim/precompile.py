@@ -33,7 +33,7 @@ PHASES = ("phase:act", "phase:tiles", "phase:deliver", "phase:init", "phase:setu
           "phase:chaos", "phase:arena", "phase:end")
 MODELS = ("model:tileworld", "model:boids", "model:schelling", "model:wealth",
           "model:game_of_life", "model:virus", "model:pd_grid", "model:civil_violence",
-          "model:wolf_sheep")
+          "model:wolf_sheep", "model:sugarscape")
 # Units that load the phases' compiled code (kernels.calls): compiled once they are.
 AFTER_PHASES = frozenset({"model:tileworld"})
 # Cold compile seconds of each unit alone, measured on this machine (2026-11-27;
@@ -43,7 +43,7 @@ AFTER_PHASES = frozenset({"model:tileworld"})
 # short one.
 COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "model:boids": 21,
                 "model:schelling": 19, "phase:deliver": 15, "phase:init": 11, "model:wealth": 7,
-                "model:wolf_sheep": 16, "model:pd_grid": 11, "model:civil_violence": 11,
+                "model:wolf_sheep": 16, "model:sugarscape": 12, "model:pd_grid": 11, "model:civil_violence": 11,
                 "model:game_of_life": 6,
                 "model:virus": 5,
                 "phase:setup": 4, "phase:arena": 3,

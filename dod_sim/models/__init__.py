@@ -14,6 +14,8 @@
   shuffled order (``active``, ``quiet``, ``arrested``)
 * :mod:`.wolf_sheep` -- Wolf-Sheep predation with grass: two tables that are born and
   die, a grass layer (``Wolves``, ``Sheep``, ``Grass``)
+* :mod:`.sugarscape` -- Sugarscape G1MT: growback, migration and trade between traders
+  who starve (``Traders``, ``Trade_Volume``, ``Price``, ``Gini``)
 * :mod:`.tileworld` -- WORKLOAD.md's tileworld, the engine's own tick as model systems
   (not in ``MODELS``: Mesa has no counterpart to measure it against)
 
@@ -34,15 +36,15 @@ _HERE = _os.path.dirname(_os.path.abspath(__file__))
 _drop_stale_cache(_HERE, _cache_dir_of(_HERE),
                   depends=(_KERNELS_DIR, _os.path.dirname(_HERE)))
 
-from . import (boids, civil_violence, game_of_life, pd_grid, schelling, tileworld, virus,
-               wealth, wolf_sheep)
+from . import (boids, civil_violence, game_of_life, pd_grid, schelling, sugarscape,
+               tileworld, virus, wealth, wolf_sheep)
 
 MODELS = {"wealth": wealth, "schelling": schelling, "boids": boids,
           "game_of_life": game_of_life, "virus": virus, "pd_grid": pd_grid,
-          "civil_violence": civil_violence, "wolf_sheep": wolf_sheep}
+          "civil_violence": civil_violence, "wolf_sheep": wolf_sheep, "sugarscape": sugarscape}
 
 __all__ = ["MODELS", "resolve", "wealth", "schelling", "boids", "game_of_life", "virus",
-           "pd_grid", "civil_violence", "wolf_sheep", "tileworld"]
+           "pd_grid", "civil_violence", "wolf_sheep", "sugarscape", "tileworld"]
 
 
 def resolve(spec):

@@ -1,0 +1,780 @@
+"""Sugarscape G1MT (constant growback, migration, trade), after Mesa 3.3.1's
+``mesa/examples/advanced/sugarscape_g1mt/model.py``, ``agents.py`` and
+``sugar-map.txt`` (Epstein and Axtell, *Growing Artificial Societies*, ch. 2 and 4).
+
+Mesa's rules (line numbers in ``model.py`` and ``agents.py``; the neighbourhoods in
+``mesa/discrete_space/grid.py`` and ``cell.py``):
+
+* Parameters and defaults (``model.py`` 44-57): ``width=50``, ``height=50``,
+  ``initial_population=200``, ``endowment_min=25``, ``endowment_max=50``,
+  ``metabolism_min=1``, ``metabolism_max=5``, ``vision_min=1``, ``vision_max=5``,
+  ``enable_trade=True``.
+* The space (``model.py`` 68-70): ``OrthogonalVonNeumannGrid((width, height),
+  torus=False)``, coordinates (i, j), i in [0, width), j in [0, height); a cell's
+  direct neighbours are the offsets (di, dj) ``(-1, 0), (0, -1), (0, 1), (1, 0)`` that
+  stay on the grid, in that order (``grid.py`` 171-180, 242-252); any number of agents
+  per cell. ``cell.get_neighborhood(r)`` (``cell.py`` 157-205) is built recursively:
+  radius 1 is the direct neighbours (the cell itself last with ``include_center``);
+  radius r > 1 is, for each direct neighbour in order, its radius r - 1 neighbourhood
+  with centre, merged into one dict (a cell keeps its first place), the cell itself
+  dropped unless ``include_center``. So it is every cell within Manhattan distance r
+  (a diamond, not Epstein's four lattice directions), in an order that depends on
+  where the grid's edges cut it.
+* The land (``model.py`` 83-92): ``sugar_distribution`` is ``sugar-map.txt`` (50 x 50,
+  values 0-4), element [i, j] the sugar capacity of cell (i, j);
+  ``spice_distribution`` is it flipped along j. Both layers start full.
+* Setup (``model.py`` 94-113): ``initial_population`` traders on uniformly random
+  cells (``random.choices``: with repetition), each with sugar and spice endowments,
+  sugar and spice metabolisms and vision uniform integers in
+  ``[endowment_min, endowment_max]``, ``[metabolism_min, metabolism_max]`` and
+  ``[vision_min, vision_max]`` (``endpoint=True``).
+* A step (``model.py`` 115-153):
+  1. growback (121-126): every cell's sugar and spice +1, capped by its distribution;
+  2. every trader once in a uniformly random order (``agents_by_type[Trader]
+     .shuffle()``, 131-138): its ``prices`` and ``trade_partners`` emptied, then
+     ``move``, ``eat``, ``maybe_die``;
+  3. unless ``enable_trade`` is False (140-143, collect and return), every surviving
+     trader once in a new uniformly random order (145-148):
+     ``trade_with_neighbors``;
+  4. the DataCollector collects (153).
+* ``move`` (``agents.py`` 211-260): the cells of ``get_neighborhood(vision,
+  include_center=True)`` that are empty (the trader's own cell never is: it is in it);
+  the Cobb-Douglas welfare of each, ``calculate_welfare(sugar + cell.sugar, spice +
+  cell.spice)`` = ``sugar ** (m_s / (m_s + m_p)) * spice ** (m_p / (m_s + m_p))``
+  (57-71); those whose welfare ``math.isclose`` the maximum; of them the nearest by
+  Euclidean distance (7-18) within ``isclose(..., rel_tol=1e-2)`` of the minimum; it
+  moves to ``random.choice`` of those.
+* ``eat`` (262-269): it takes all the sugar and spice of its cell (the cell keeps
+  none) and pays its metabolisms. ``maybe_die`` (271-277): removed when sugar <= 0 or
+  spice <= 0 (``is_starved``, 73-78).
+* ``trade_with_neighbors`` (279-291): ``self.trade(a)`` for every agent ``a`` in
+  ``get_neighborhood(radius=vision)`` (own cell excluded), cell by cell in that order,
+  the agents of a cell in the order they entered it. ``trade`` (158-203): the MRS of
+  each, ``(spice / m_p) / (sugar / m_s)`` (80-89); if they are ``math.isclose``, stop;
+  price ``sqrt(mrs_self * mrs_other)``; the trader with the higher MRS sells spice
+  (``maybe_sell_spice``, 117-156): ``int(price)`` spice for 1 sugar when price >= 1,
+  else 1 spice for ``int(1 / price)`` sugar (91-103); the exchange happens only if
+  every holding stays > 0, both welfares strictly rise and the seller's MRS stays
+  above the buyer's; if it happens, the initiator (``self``) records the price and the
+  partner's id and ``trade`` repeats (recursion), else it stops.
+* Reporters (``model.py`` 72-81): ``#Traders`` (live traders), ``Trade Volume`` (the
+  trades of this step: the initiators' partner lists summed), ``Price`` (the
+  geometric mean of this step's prices, ``geometric_mean`` 20-24; NaN when no trade
+  happened, numpy's mean of nothing), and the agent reporter ``Trade Network`` (each
+  trader's partner list).
+
+How ours maps them:
+
+* One table, ``dynamic=True`` (traders starve; none are born): columns ``x`` (Mesa's
+  i, [0, width)), ``y`` (Mesa's j, [0, height)), ``sugar``, ``spice`` (int64: Mesa's
+  holdings are whole numbers, held as numpy floats once a trader has eaten; every
+  operation on them here is exact, and welfare and MRS are computed in float64 from
+  them as Mesa does), ``metabolism_sugar``, ``metabolism_spice``, ``vision`` and
+  ``trades`` (this step's ``len(trade_partners)``). A cell is flat ``y * width + x``.
+* The land is four cell layers (resources, flat cells): ``sugar_distribution`` and
+  ``spice_distribution`` (from the parameters: Mesa's map, kept in this module as
+  :data:`SUGAR_MAP`) and the state ``cell_sugar`` and ``cell_spice``. At Mesa's 50 x 50
+  they are Mesa's layers exactly. Another width or height (Mesa's model then fails)
+  gets the map resampled by nearest neighbour, ``map[i * 50 // width, j * 50 //
+  height]``, and spice is that flipped along j: the same landscape at another size.
+* Who is where: ``cells``, a :class:`~dod_sim.kernels.cells.CellList` (state) kept by
+  ``move`` as each trader moves or dies; a cell's rows are read from its tail, which is
+  the order Mesa's ``cell._agents`` list keeps (the oldest first).
+* Mesa's neighbourhood order: ``hood`` (:class:`Hood`) holds, for every radius
+  1..vision_max, the offsets of ``get_neighborhood(r)`` for every way the grid's edges
+  can cut a diamond of radius r (a cell's class per axis: distance to the near edge
+  when under r, else interior), computed once by Mesa's own recursion
+  (:func:`mesa_order`). ``tests/test_sugarscape.py`` checks it cell by cell against
+  Mesa's ``get_neighborhood``.
+* The step is three whole-column systems, as Mesa's: ``grow`` (the layers);
+  ``turns`` (the shuffled loop of move, eat, maybe die: each trader sees the moves,
+  meals and deaths before it, with ``kill`` and ``move(cells, row, -1)`` for a death);
+  ``trade`` (a new shuffle, then each trader trades with its neighbours in Mesa's
+  order, the repeated trade a loop). The trades of a step are counted in the state
+  resource ``trade_log`` (count, sum of log prices), reset by ``turns``.
+* Mesa's arithmetic, computed less often with the same results: a move computes the
+  welfare once per (sugar, spice) of the cells it looks at (the same function of the
+  same numbers); it keeps only the cells whose welfare can still be close to the best
+  (>= best so far x (1 - 2e-9): one below that is below the final best x (1 - 2e-9),
+  so not ``isclose`` it) and takes the nearest as the root of the least squared
+  distance (the root is monotone). A trade carries the welfare and MRS that
+  ``maybe_sell_spice`` computed for the holdings after an exchange into the next round,
+  where Mesa computes them again from those holdings. Every comparison is Mesa's
+  (``math.isclose`` as CPython computes it, ``<``, ``>``), so given the same order and
+  choices the run equals Mesa's rules exactly (``tests/test_sugarscape.py`` replays
+  them in plain Python, and checks moves and trades against Mesa's own ``Trader``).
+* Draws: ``turns`` shuffles with ``draw(key, 0)`` (``shuffled``) and the trader on row
+  i picks its cell with ``below(draw(draw(key, 1), i), m)`` among its m final
+  candidates (in neighbourhood order: Mesa's ``random.choice`` is uniform); ``trade``
+  shuffles with ``draw(key, 0)``. Setup draws each column from its own key
+  (``x``, ``y`` uniform: a uniformly random cell). The counter-based draws make a run
+  another sample than Mesa's for the same seed, with the same distribution.
+* Statistics (compiled ``Stat``\\ s, after every step and at setup): ``Traders``,
+  ``Trade_Volume`` and ``Price`` are Mesa's ``#Traders``, ``Trade Volume`` and
+  ``Price`` (:data:`MESA_NAMES`; a statistic's name must be an identifier), and
+  ``Gini``, the Gini coefficient of wealth = sugar + spice over the live traders
+  (Mesa's ``compute_gini`` formula of the Boltzmann example; not one of this example's
+  reporters). Mesa's agent reporter ``Trade Network`` (lists of partner ids) has no
+  column: its length is ``trades`` (``world.collect(adata=("trades",))``).
+
+Deviations: a trader with no empty cell in its neighbourhood stays where it is (and
+eats what its cell has), where Mesa's ``max(welfares)`` raises ``ValueError`` and the
+run ends: rare at Mesa's defaults (of Mesa's seeds 0..39, seed 31 at step 2 within 100
+steps; of 100..179, seed 109 at step 2 within 30), common when crowded (400 traders,
+seed 4: within 3 steps).
+``vision_max`` is at most :data:`MAX_VISION` = 10 (the classes' orders are stored for
+every radius: at 10, 175,164 offsets built in 0.3 s; at 20, 4.5 M in 8 s). A width or
+height other than 50 resamples the map (above), where Mesa's model fails.
+``metabolism_min`` must be >= 1 and ``endowment_min`` >= 0 (Mesa divides by a
+metabolism, and raises a negative holding to a fractional power). Mesa's ``trade`` is
+a recursion: a chain of more than ~1,000 exchanges between two traders would hit
+Python's recursion limit there; here it is a loop. ``initial_population=0`` is allowed
+(Mesa runs and reports NaN prices); ``Trade Network``'s lists are the counts
+``trades``.
+
+Nothing in a step is parallel (every turn depends on all earlier ones, as in Mesa), so
+:func:`world` runs on one thread unless told otherwise; the digest is the same on any
+thread count.
+
+Measured on the AMD EPYC (znver4, 2 cores, shared: load ~3) host, 2026-12-07, in one
+process with Mesa's example, best of 30 runs (Mesa 5) at Mesa's defaults and of 7
+(Mesa 3) at 10,000 traders after a warm-up, from fresh worlds, statistics included
+(agent-steps: the traders alive at the start of each step), over five runs of the
+script: 200 traders on 50 x 50, 20 steps: 0.72-0.74 M agent-steps/s against Mesa's
+10.0-13.3 k (55-72x); 10,000 traders on 354 x 354 (Mesa given the same resampled map;
+Mesa 5 steps, ours 5 or 10): 0.67-0.77 M against 4.4-6.5 k (116-168x). At 10,000
+traders a trader's move and meal take 0.35-0.9 us and its trades ~0.5 us; memoising
+the welfare by cell contents, keeping only cells that can tie the best, and carrying
+the welfare through a trade took the step from ~30 to ~15 ms. Cold, the model
+compiles in ~12 s (2.3 s building the first world, 9.6 s its first ``run``) with the
+engine's kernels cached, ~16 s from an empty cache; cached, 0.8 s.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..kernels._jit import kernel
+from ..kernels.cells import cell_list, first, insert, move
+from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled
+from ..kernels.rng import below, draw
+from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
+from ..schema import InRange
+
+__all__ = ["MODEL", "world", "Hood", "hood_of", "mesa_order", "sugar_map", "layers",
+           "side_for", "welfare", "mrs", "isclose", "trade_pair", "SUGAR_MAP", "MESA_NAMES",
+           "MAX_VISION", "OFFSETS"]
+
+#: Mesa's reporter names by ours.
+MESA_NAMES = {"Traders": "#Traders", "Trade_Volume": "Trade Volume", "Price": "Price"}
+#: Mesa's OrthogonalVonNeumannGrid offsets (di, dj), in order (grid.py 244-248).
+OFFSETS = ((-1, 0), (0, -1), (0, 1), (1, 0))
+MAX_VISION = 10
+MESA_AGENTS, MESA_SIDE = 200, 50
+WELFARE_TOL, DISTANCE_TOL = 1e-9, 1e-2  # math.isclose's default; move's rel_tol
+
+#: Mesa's ``sugar-map.txt``: row i, column j is the sugar capacity of cell (i, j).
+SUGAR_MAP = """\
+00000000000000000011111111122222222233333322222222
+00000000000000000011111111222222223333333333222222
+00000000000000000111111112222222333333333333332222
+00000000000000000111111112222223333333333333333222
+00000000000000000111111122222233333333333333333322
+00000000000000001111111122222233333334444333333322
+00000000000000011111111122222333333444444443333332
+00000000000000011111111222222333334444444444333332
+00000000000000111111111222223333334444444444333333
+00000000000001111111111222223333344444444444433333
+00000000000011111111112222223333344444444444433333
+00000000000111111111112222223333344444444444433333
+00000000001111111111112222223333344444444444433333
+00000000011111111111112222223333334444444444333333
+00000001111111111111122222223333334444444444333332
+00000111111111111111222222223333333444444443333332
+11111111111111111112222222223333333334444333333322
+11111111111111111122222222222333333333333333333322
+11111111111111122222222222222333333333333333333222
+11111111112222222222222222222233333333333333332222
+11111111222222222222222222222223333333333333222222
+11111122222222222222222222222222233333333322222222
+11112222222222222222222222222222222222222222222221
+11122222222222222222222222222222222222222222222211
+11222222222233333333322222222222222222222222222111
+12222222223333333333333222222222222222222222211111
+12222222333333333333333322222222222222222211111111
+22222223333333333333333332222222222222111111111111
+22222233333333333333333332222222222221111111111111
+22222233333334444333333333222222222211111111111111
+22222333333444444443333333222222222211111111111000
+22222333334444444444333333222222221111111111110000
+22223333334444444444333333222222221111111111000000
+22223333344444444444433333222222111111111100000000
+22223333344444444444433333222222111111111100000000
+22223333344444444444433333222222111111111000000000
+22223333344444444444433333222221111111110000000000
+22223333334444444444333333222221111111100000000000
+22222333334444444444333332222221111111100000000000
+22222333333444444443333332222211111111000000000000
+22222233333334444333333322222211111110000000000000
+22222233333333333333333322222211111110000000000000
+22222223333333333333333222222111111110000000000000
+12222222333333333333332222221111111110000000000000
+12222222223333333333222222221111111110000000000000
+11222222222233333322222222211111111110000000000000
+11122222222222222222222222111111111100000000000000
+11112222222222222222222221111111111100000000000000
+11111122222222222222222111111111111100000000000000
+11111111222222222222211111111111111000000000000000
+"""
+
+
+def sugar_map(width: int = MESA_SIDE, height: int = MESA_SIDE) -> np.ndarray:
+    """Mesa's sugar map as int64[width, height] (element [i, j]: cell (i, j)); another
+    size resamples it by nearest neighbour (module docstring)."""
+    base = np.array([[int(ch) for ch in row] for row in SUGAR_MAP.split()], np.int64)
+    i = np.arange(width) * base.shape[0] // width
+    j = np.arange(height) * base.shape[1] // height
+    return base[np.ix_(i, j)]
+
+
+def layers(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sugar, spice) capacities as flat cell layers (cell ``y * width + x`` = Mesa's
+    (x, y)): the map, and the map flipped along j (``np.flip(sugar, 1)``)."""
+    sugar = sugar_map(width, height)
+    spice = np.flip(sugar, 1)
+    return (np.ascontiguousarray(sugar.T).ravel().astype(np.int32),
+            np.ascontiguousarray(spice.T).ravel().astype(np.int32))
+
+
+# ---- Mesa's neighbourhood order ---------------------------------------------------------
+
+
+def mesa_order(lx: int, ly: int, radius: int) -> dict:
+    """``{(i, j): [(di, dj), ...]}``: for every cell of an lx x ly bounded
+    OrthogonalVonNeumannGrid, the offsets of ``cell.get_neighborhood(radius)`` in Mesa's
+    order, by Mesa's recursion (``cell.py`` 180-205) memoised as Mesa's ``@cache``."""
+    memo = {}
+
+    def hood(i, j, k, center):
+        key = (i, j, k, center)
+        got = memo.get(key)
+        if got is not None:
+            return got
+        nbrs = [(i + di, j + dj) for di, dj in OFFSETS if 0 <= i + di < lx and 0 <= j + dj < ly]
+        if k == 1:
+            d = dict.fromkeys(nbrs)
+            if center:
+                d[(i, j)] = None
+        else:
+            d = {}
+            for a, b in nbrs:
+                d.update(hood(a, b, k - 1, True))
+            if not center:
+                d.pop((i, j), None)
+        memo[key] = d
+        return d
+
+    return {(i, j): [(a - i, b - j) for a, b in hood(i, j, radius, False)]
+            for i in range(lx) for j in range(ly)}
+
+
+class Hood(NamedTuple):
+    """Mesa's neighbourhood of every cell, by class (module docstring).
+
+    Radius r's classes are an ``lx[r]`` x ``ly[r]`` grid (the axis, or 2r + 1 when the
+    axis is longer), numbered from ``base[r]``; class k's offsets are
+    ``dx[start[k]:start[k + 1]]``, ``dy[...]`` in Mesa's order."""
+
+    base: np.ndarray   # int64[vision_max + 1]
+    lx: np.ndarray     # int64[vision_max + 1]
+    ly: np.ndarray     # int64[vision_max + 1]
+    start: np.ndarray  # int64[classes + 1]
+    dx: np.ndarray     # int32[offsets]
+    dy: np.ndarray     # int32[offsets]
+
+
+def hood_of(width: int, height: int, vision_max: int) -> Hood:
+    """The :class:`Hood` of a width x height grid for radii 1..vision_max."""
+    base = np.zeros(vision_max + 1, np.int64)
+    lx = np.zeros(vision_max + 1, np.int64)
+    ly = np.zeros(vision_max + 1, np.int64)
+    start, dx, dy = [0], [], []
+    for r in range(1, vision_max + 1):
+        lx[r] = min(width, 2 * r + 1)
+        ly[r] = min(height, 2 * r + 1)
+        base[r] = len(start) - 1
+        orders = mesa_order(int(lx[r]), int(ly[r]), r)
+        for i in range(lx[r]):
+            for j in range(ly[r]):
+                off = orders[(i, j)]
+                dx += [a for a, _ in off]
+                dy += [b for _, b in off]
+                start.append(len(dx))
+    return Hood(base, lx, ly, np.array(start, np.int64), np.array(dx, np.int32),
+                np.array(dy, np.int32))
+
+
+@kernel
+def _rep(x, w, r):
+    """The class of coordinate x on an axis of length w for radius r."""
+    if w <= 2 * r + 1 or x < r:
+        return x
+    if w - 1 - x < r:
+        return 2 * r - (w - 1 - x)
+    return r
+
+
+@kernel
+def hood_range(hood, x, y, r, w, h):
+    """(first, end) of the offsets of cell (x, y)'s radius-r neighbourhood in ``hood``."""
+    k = hood.base[r] + _rep(x, w, r) * hood.ly[r] + _rep(y, h, r)
+    return hood.start[k], hood.start[k + 1]
+
+
+# ---- Mesa's Trader arithmetic -----------------------------------------------------------
+
+
+@kernel
+def isclose(a, b, rel):
+    """Python's ``math.isclose(a, b, rel_tol=rel)`` (abs_tol 0), as CPython computes it."""
+    if a == b:
+        return True
+    if np.isinf(a) or np.isinf(b):
+        return False
+    d = abs(b - a)
+    return d <= abs(rel * b) or d <= abs(rel * a)
+
+
+@kernel
+def _square(dx, dy):
+    """The squared distance of an offset: get_distance (agents.py 7-18) is its root."""
+    return np.int64(dx) * dx + np.int64(dy) * dy
+
+
+@kernel
+def welfare(sugar, spice, ms, mp):
+    """``Trader.calculate_welfare`` (agents.py 57-71): Cobb-Douglas."""
+    mt = ms + mp
+    return np.float64(sugar) ** (ms / mt) * np.float64(spice) ** (mp / mt)
+
+
+@kernel
+def mrs(sugar, spice, ms, mp):
+    """``Trader.calculate_MRS`` (agents.py 80-89)."""
+    return (spice / mp) / (sugar / ms)
+
+
+@kernel
+def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
+    """``Trader.trade`` of row i with row a (agents.py 91-203), its recursion a loop:
+    each exchange is counted in ``trades[i]`` and ``trade_log`` (count, sum of log
+    prices). ``once``: stop after one exchange (a wrong variant, for tests).
+
+    The welfare and MRS that ``maybe_sell_spice`` computes for the holdings after an
+    exchange are those that Mesa's next ``trade`` computes again from the holdings: they
+    are carried over (the same function of the same numbers, so the same values)."""
+    w_i = welfare(sugar[i], spice[i], ms[i], mp[i])
+    w_a = welfare(sugar[a], spice[a], ms[a], mp[a])
+    mrs_i = mrs(sugar[i], spice[i], ms[i], mp[i])
+    mrs_a = mrs(sugar[a], spice[a], ms[a], mp[a])
+    while True:
+        if isclose(mrs_i, mrs_a, WELFARE_TOL):
+            return
+        price = np.sqrt(mrs_i * mrs_a)
+        # the trader with the higher MRS sells spice (maybe_sell_spice, 117-156)
+        if mrs_i > mrs_a:
+            s, o, w_s, w_o = i, a, w_i, w_a
+        else:
+            s, o, w_s, w_o = a, i, w_a, w_i
+        if price >= 1:  # calculate_sell_spice_amount (91-103)
+            su = np.int64(1)
+            sp = np.int64(price)
+        else:
+            su = np.int64(1 / price)
+            sp = np.int64(1)
+        s_sugar = sugar[s] + su
+        o_sugar = sugar[o] - su
+        s_spice = spice[s] - sp
+        o_spice = spice[o] + sp
+        if s_sugar <= 0 or o_sugar <= 0 or s_spice <= 0 or o_spice <= 0:
+            return
+        nw_s = welfare(s_sugar, s_spice, ms[s], mp[s])
+        if not w_s < nw_s:
+            return
+        nw_o = welfare(o_sugar, o_spice, ms[o], mp[o])
+        if not w_o < nw_o:
+            return
+        nm_s = mrs(s_sugar, s_spice, ms[s], mp[s])
+        nm_o = mrs(o_sugar, o_spice, ms[o], mp[o])
+        if not nm_s > nm_o:  # the MRSs would cross
+            return
+        sugar[s] = s_sugar  # sell_spice (105-115)
+        sugar[o] = o_sugar
+        spice[s] = s_spice
+        spice[o] = o_spice
+        trades[i] += 1
+        trade_log[0] += 1.0
+        trade_log[1] += np.log(price)
+        if once:
+            return
+        if s == i:
+            w_i, w_a, mrs_i, mrs_a = nw_s, nw_o, nm_s, nm_o
+        else:
+            w_i, w_a, mrs_i, mrs_a = nw_o, nw_s, nm_o, nm_s
+
+
+# ---- setup ------------------------------------------------------------------------------
+
+
+@kernel
+def init_x(i, key, p):
+    """Mesa's ``random.choices(all_cells)``: i and j uniform and independent."""
+    return below(draw(key, 0), p.width)
+
+
+@kernel
+def init_y(i, key, p):
+    return below(draw(key, 0), p.height)
+
+
+@kernel
+def init_endowment(i, key, p):
+    """``rng.integers(endowment_min, endowment_max, endpoint=True)``."""
+    return p.endowment_min + below(draw(key, 0), p.endowment_max - p.endowment_min + 1)
+
+
+@kernel
+def init_metabolism(i, key, p):
+    return p.metabolism_min + below(draw(key, 0), p.metabolism_max - p.metabolism_min + 1)
+
+
+@kernel
+def init_vision(i, key, p):
+    return p.vision_min + below(draw(key, 0), p.vision_max - p.vision_min + 1)
+
+
+@kernel
+def place(key, n, p, x, y, alive, cells):
+    """Setup: every trader into its cell's list, in row order (Mesa's creation order)."""
+    for i in range(n):
+        if alive[i] == ALIVE:
+            insert(cells, i, np.int64(y[i]) * p.width + x[i])
+
+
+# ---- the step ---------------------------------------------------------------------------
+
+
+@kernel
+def grow(key, n, p, sugar_distribution, spice_distribution, cell_sugar, cell_spice):
+    """Growback (model.py 121-126): +1, capped by the distribution."""
+    for c in range(cell_sugar.shape[0]):
+        cell_sugar[c] = min(cell_sugar[c] + 1, sugar_distribution[c])
+        cell_spice[c] = min(cell_spice[c] + 1, spice_distribution[c])
+
+
+@kernel
+def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sugar, spice,
+          trades, cell_sugar, cell_spice, cells, scratch, trade_log, population):
+    """Every trader's move, eat, maybe_die, sequentially in a uniformly random order
+    (model.py 131-138; agents.py 211-277)."""
+    w, h = p.width, p.height
+    dx, dy = hood.dx, hood.dy
+    wel, cand, memo, stamp = scratch.welfare, scratch.cand, scratch.memo, scratch.stamp
+    trade_log[0] = 0.0
+    trade_log[1] = 0.0
+    m = shuffled(population, draw(key, 0), n)
+    act = draw(key, 1)
+    order = population.order
+    for t in range(m):
+        i = order[t]
+        if not is_alive(population, i):
+            continue
+        trades[i] = 0
+        xi, yi = np.int64(x[i]), np.int64(y[i])
+        ms, mp = metabolism_sugar[i], metabolism_spice[i]
+        s, sp = sugar[i], spice[i]
+        k0, k1 = hood_range(hood, xi, yi, vision[i], w, h)
+        # 1-2: the empty cells and their welfare, computed once per (sugar, spice) of
+        # a cell in this turn (memo, valid where stamp is this turn's)
+        scratch.turn[0] += 1
+        now = scratch.turn[0]
+        k = 0
+        best = -np.inf
+        for j in range(k0, k1):
+            c = (yi + dy[j]) * w + xi + dx[j]
+            if cells.count[c] == 0:
+                cs, cp = cell_sugar[c], cell_spice[c]
+                if stamp[cs, cp] != now:
+                    stamp[cs, cp] = now
+                    memo[cs, cp] = welfare(s + cs, sp + cp, ms, mp)
+                v = memo[cs, cp]
+                if v > best:
+                    best = v
+                # kept unless it cannot be close to the best (welfare >= 0: a value
+                # close to the final best b' >= best is >= b' (1 - 1e-9))
+                if v >= best * (1.0 - 2.0 * WELFARE_TOL):
+                    wel[k] = v
+                    cand[k] = j
+                    k += 1
+        if k > 0:
+            # 3: those whose welfare isclose the best, then the nearest of them
+            # (sqrt is monotone: the nearest distance is the root of the least square)
+            f = 0
+            d2 = np.int64(1) << 62
+            for q in range(k):
+                if isclose(wel[q], best, WELFARE_TOL):
+                    j = cand[q]
+                    cand[f] = j
+                    f += 1
+                    d2 = min(d2, _square(dx[j], dy[j]))
+            near = np.sqrt(np.float64(d2))
+            k = f
+            f = 0
+            for q in range(k):
+                j = cand[q]
+                if isclose(np.sqrt(np.float64(_square(dx[j], dy[j]))), near, DISTANCE_TOL):
+                    cand[f] = j
+                    f += 1
+            # 4: random.choice
+            j = cand[below(draw(act, i), f)]
+            xi += dx[j]
+            yi += dy[j]
+            x[i] = xi
+            y[i] = yi
+            move(cells, i, yi * w + xi)
+        c = yi * w + xi
+        s += cell_sugar[c]  # eat
+        cell_sugar[c] = 0
+        s -= ms
+        sp += cell_spice[c]
+        cell_spice[c] = 0
+        sp -= mp
+        sugar[i] = s
+        spice[i] = sp
+        if s <= 0 or sp <= 0:  # maybe_die
+            kill(population, i)
+            move(cells, i, -1)
+
+
+@kernel
+def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice, hood,
+                cells, sugar, spice, trades, trade_log, population, once):
+    """Rows ``order[:m]`` in turn: ``trade_with_neighbors`` (agents.py 279-291)."""
+    w, h = p.width, p.height
+    dx, dy, nxt, prv = hood.dx, hood.dy, cells.nxt, cells.prv
+    for t in range(m):
+        i = order[t]
+        if not is_alive(population, i):
+            continue
+        xi, yi = np.int64(x[i]), np.int64(y[i])
+        k0, k1 = hood_range(hood, xi, yi, vision[i], w, h)
+        for j in range(k0, k1):
+            r = first(cells, (yi + dy[j]) * w + xi + dx[j])
+            if r < 0:
+                continue
+            while nxt[r] >= 0:  # the tail: the oldest in the cell, Mesa's first
+                r = nxt[r]
+            while r >= 0:
+                trade_pair(i, r, sugar, spice, metabolism_sugar, metabolism_spice, trades,
+                           trade_log, once)
+                r = prv[r]
+
+
+@kernel
+def trade(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cells,
+          population, sugar, spice, trades, trade_log):
+    """Every surviving trader trades with its neighbours, sequentially in a new
+    uniformly random order (model.py 140-148)."""
+    if not p.enable_trade:
+        return
+    m = shuffled(population, draw(key, 0), n)
+    trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
+                metabolism_spice, hood, cells, sugar, spice, trades, trade_log, population,
+                False)
+
+
+# ---- statistics -------------------------------------------------------------------------
+
+
+@kernel
+def traders(n, p, population):
+    """Mesa's ``#Traders``: ``len(m.agents)``."""
+    return float(population.count[LIVE])
+
+
+@kernel
+def trade_volume(n, p, trade_log):
+    """Mesa's ``Trade Volume``: this step's trades."""
+    return trade_log[0]
+
+
+@kernel
+def price(n, p, trade_log):
+    """Mesa's ``Price``: the geometric mean of this step's prices (NaN without one)."""
+    if trade_log[0] == 0:
+        return np.nan
+    return np.exp(trade_log[1] / trade_log[0])
+
+
+@kernel
+def gini(n, p, alive, sugar, spice, scratch):
+    """The Gini coefficient of sugar + spice over the live traders, by Mesa's
+    ``compute_gini`` (sorted x: 1 + 1/m - 2 sum x_i (m - i) / (m sum x))."""
+    v = scratch.wealth
+    m = 0
+    for i in range(n):
+        if alive[i] == ALIVE:
+            v[m] = sugar[i] + spice[i]
+            m += 1
+    if m == 0:
+        return np.nan
+    u = v[:m]
+    u.sort()
+    total = 0
+    b = 0
+    for i in range(m):
+        total += u[i]
+        b += u[i] * (m - i)
+    return 1.0 + 1.0 / m - 2.0 * b / (m * np.float64(total))
+
+
+# ---- the model --------------------------------------------------------------------------
+
+
+class Scratch(NamedTuple):
+    welfare: np.ndarray  # float64[hood size]: the empty cells' welfare in a move
+    cand: np.ndarray     # int64[hood size]: their offsets' places in hood
+    memo: np.ndarray     # float64[levels, levels]: a move's welfare by the cell's
+                         # (sugar, spice), levels = the map's largest value + 1
+    stamp: np.ndarray    # int64[levels, levels]: the turn that computed memo's entry
+    turn: np.ndarray     # int64[1]: turns taken (a stamp)
+    wealth: np.ndarray   # int64[rows]: gini's sort
+
+
+def _scratch(p, rows):
+    size = 2 * p.vision_max * (p.vision_max + 1)
+    levels = int(max(a.max() for a in layers(p.width, p.height))) + 1
+    return Scratch(np.zeros(size, np.float64), np.zeros(size, np.int64),
+                   np.zeros((levels, levels), np.float64), np.zeros((levels, levels), np.int64),
+                   np.zeros(1, np.int64), np.zeros(rows, np.int64))
+
+
+def _int_at_least(p, k, lo, hi=2**31 - 1):
+    v = getattr(p, k)
+    if not lo <= v <= hi:
+        raise ConfigError(f"{k}={v} must be in [{lo}, {hi}]", field=k, value=v, bound=(lo, hi))
+
+
+def _check(p, agents):
+    for k in ("width", "height"):
+        _int_at_least(p, k, 1)
+    if p.width * p.height >= 2**31:
+        raise ConfigError(f"width * height = {p.width * p.height} must be < 2**31",
+                          field="width", value=p.width, bound=2**31)
+    # Mesa raises a negative holding to a fractional power and divides by metabolisms
+    for k, lo in (("endowment_min", 0), ("metabolism_min", 1), ("vision_min", 1)):
+        _int_at_least(p, k, lo, 2**31 - 1)
+    for k, lo_k, hi in (("endowment_max", "endowment_min", 2**31 - 1),
+                        ("metabolism_max", "metabolism_min", 2**31 - 1),
+                        ("vision_max", "vision_min", MAX_VISION)):
+        v, lo = getattr(p, k), getattr(p, lo_k)
+        if not lo <= v <= hi:  # rng.integers(low > high) raises in Mesa
+            raise ConfigError(f"{k}={v} must be in [{lo_k}={lo}, {hi}]", field=k, value=v,
+                              bound=(lo, hi))
+
+
+_CELL_X = (InRange(0, "width"),)
+_CELL_Y = (InRange(0, "height"),)
+_HOLDING = (InRange(-2**31, 2**62),)
+
+MODEL = Model(
+    "sugarscape_g1mt",
+    dynamic=True,
+    view={"layer": "cell_sugar", "color": "metabolism_sugar"},
+    params={"width": 50, "height": 50, "endowment_min": 25, "endowment_max": 50,
+            "metabolism_min": 1, "metabolism_max": 5, "vision_min": 1, "vision_max": 5,
+            "enable_trade": True},
+    columns=[
+        Column("x", np.int32, init_x, "Mesa's i, [0, width)", _CELL_X),
+        Column("y", np.int32, init_y, "Mesa's j, [0, height)", _CELL_Y),
+        Column("sugar", np.int64, init_endowment, "Trader.sugar", _HOLDING),
+        Column("spice", np.int64, init_endowment, "Trader.spice", _HOLDING),
+        Column("metabolism_sugar", np.int64, init_metabolism, "Trader.metabolism_sugar",
+               (InRange("metabolism_min", "metabolism_max", True),)),
+        Column("metabolism_spice", np.int64, init_metabolism, "Trader.metabolism_spice",
+               (InRange("metabolism_min", "metabolism_max", True),)),
+        Column("vision", np.int64, init_vision, "Trader.vision",
+               (InRange("vision_min", "vision_max", True),)),
+        Column("trades", np.int64, 0, "len(Trader.trade_partners): trades it began this step",
+               (InRange(0, 2**62),)),
+    ],
+    resources=[
+        Resource("sugar_distribution", lambda p, n: layers(p.width, p.height)[0]),
+        Resource("spice_distribution", lambda p, n: layers(p.width, p.height)[1]),
+        Resource("cell_sugar", lambda p, n: layers(p.width, p.height)[0].copy(), state=True),
+        Resource("cell_spice", lambda p, n: layers(p.width, p.height)[1].copy(), state=True),
+        Resource("cells", lambda p, n: cell_list(n, p.width * p.height), state=True),
+        Resource("trade_log", lambda p, n: np.zeros(2, np.float64), state=True),
+        Resource("hood", lambda p, n: hood_of(p.width, p.height, p.vision_max)),
+        Resource("scratch", _scratch),
+    ],
+    setup=[Kernel("place", place, reads=("x", "y", "alive"), writes=("cells",))],
+    systems=[
+        Kernel("grow", grow, reads=("sugar_distribution", "spice_distribution"),
+               writes=("cell_sugar", "cell_spice")),
+        Kernel("turns", turns,
+               reads=("metabolism_sugar", "metabolism_spice", "vision", "hood"),
+               writes=("x", "y", "sugar", "spice", "trades", "cell_sugar", "cell_spice",
+                       "cells", "scratch", "trade_log", "population")),
+        Kernel("trade", trade,
+               reads=("x", "y", "vision", "metabolism_sugar", "metabolism_spice", "hood",
+                      "cells", "population"),
+               writes=("sugar", "spice", "trades", "trade_log")),
+    ],
+    stats={"Traders": Stat(traders, reads=("population",)),
+           "Trade_Volume": Stat(trade_volume, reads=("trade_log",)),
+           "Price": Stat(price, reads=("trade_log",)),
+           "Gini": Stat(gini, reads=("alive", "sugar", "spice", "scratch"))},
+    check=_check,
+    doc=__doc__,
+)
+
+
+def side_for(agents: int) -> int:
+    """Grid side at Mesa's default density (200 traders on 50 x 50)."""
+    return max(1, int(round(MESA_SIDE * (agents / MESA_AGENTS) ** 0.5)))
+
+
+def _count(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ConfigError(f"{name}={v!r} must be an integer >= 0", field=name, value=v,
+                          bound=0)
+    return int(v)
+
+
+def world(agents: int | None = None, seed: int = 0, threads: int | None = None, *,
+          initial_population: int | None = None, capacity: int | None = None,
+          **params) -> ModelWorld:
+    """A Sugarscape G1MT world.
+
+    agents : the traders at the start, on a square grid at Mesa's density
+        (:func:`side_for`) unless width / height are given; None: Mesa's defaults (200
+        on 50 x 50). ``initial_population`` (Mesa's name) sets the count without
+        resizing the grid. capacity : rows (default: the traders; none are born).
+    ``threads=None`` means one thread: every system is one sequential kernel.
+    """
+    if agents is not None and initial_population is not None:
+        raise ConfigError("give agents or initial_population, not both",
+                          field="initial_population", value=initial_population)
+    if agents is not None:
+        count = _count("agents", agents)
+        params.setdefault("width", side_for(max(count, 1)))
+        params.setdefault("height", side_for(max(count, 1)))
+    else:
+        count = _count("initial_population",
+                       MESA_AGENTS if initial_population is None else initial_population)
+    return ModelWorld(MODEL, count, seed=seed, threads=1 if threads is None else threads,
+                      capacity=max(count, 1) if capacity is None else capacity, **params)
