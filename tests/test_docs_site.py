@@ -81,6 +81,7 @@ def site(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks  # the build executes the tutorial and gallery notebooks
 def test_pages_are_built(site):
     for page in ("index", "getting-started", "guide", "tutorial", "gallery", "workload",
                  "schema", "performance", "api/index"):
@@ -95,6 +96,7 @@ def test_pages_are_built(site):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks  # the build executes the tutorial and gallery notebooks
 def test_api_reference_documents_every_module(site):
     for page, name in API.items():
         text = (site / "api" / f"{page}.html").read_text()
@@ -103,6 +105,7 @@ def test_api_reference_documents_every_module(site):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks  # the build executes the tutorial and gallery notebooks
 def test_gallery_has_a_picture_per_model(site):
     from dod_sim.models import MODELS
 
@@ -173,6 +176,7 @@ def served(site):
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks  # the build executes the tutorial and gallery notebooks
 @pytest.mark.parametrize("page, h1", [
     ("index.html", "dod_sim"),
     ("gallery.html", "Gallery"),
@@ -227,6 +231,7 @@ def test_docstrings_become_bullet_lists():
 
 
 @pytest.mark.slow
+@pytest.mark.notebooks  # the build executes the tutorial and gallery notebooks
 @pytest.mark.parametrize("page, pictures", [("04-tutorial", 1), ("05-gallery", 2)])
 def test_the_notebooks_are_pages_with_their_outputs(site, page, pictures):
     # executed by the build (myst-nb): their figures are in the page
