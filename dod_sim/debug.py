@@ -175,8 +175,9 @@ def python_module(model, name: str, source: str, fns):
         py = python_function(f, memo)
         env[f"_f{k}"] = _naming(py, kernels[id(f)], False) if id(f) in kernels else py
     for k, s in enumerate(systems):  # the per-row loops name the system and the row
-        if f"_rows{k}" in env:
-            env[f"_rows{k}"] = _naming(env[f"_rows{k}"], s.name, True)
+        for loop in (f"_rows{k}", f"_turns{k}"):
+            if loop in env:
+                env[loop] = _naming(env[loop], s.name, True)
     return module
 
 

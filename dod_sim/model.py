@@ -103,7 +103,7 @@ from .kernels import neighbours as _nb
 from .kernels import population as _pop
 from .kernels._jit import kernel as _kernel
 
-__all__ = ["Column", "Rows", "Kernel", "Stat", "column_mean", "count_of", "alive_count",
+__all__ = ["Column", "Rows", "Kernel", "Turns", "Stat", "column_mean", "count_of", "alive_count",
            "alive_mean", "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS",
            "points_index", "grid_index", "IndexPoints", "IndexGrid", "cache_dir",
            "params_class"]
@@ -116,7 +116,7 @@ BATCH_NS = 100_000_000  # a compiled batch of ticks takes about this long, so th
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "11"
+_TEMPLATE_VERSION = "12"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -186,6 +186,36 @@ class Kernel:
 
     def __post_init__(self):
         _check_system(self)
+
+
+@dataclass(frozen=True)
+class Turns:
+    """A sequential system: ``fn(i, key, p, *arrays)`` once per row, one row at a time,
+    in ``order``: ``"random"`` (a fresh uniformly random order each tick: Mesa's
+    ``shuffle_do``, Agents.jl's ``Schedulers.Randomly``) or ``"rows"`` (row order: Mesa's
+    ``do``). Each turn sees every earlier turn's writes. ``arrays`` are ``reads`` then the
+    ``writes`` not already read, current buffers, written in place (any row). ``key`` is
+    the row's own (as in :class:`Rows`), so a row's draws do not depend on its place in
+    the order. In a dynamic model it visits the rows alive when its tick's order is
+    drawn, skipping those that die before their turn; given a population it may
+    ``kill`` and ``spawn``. One thread: the turns depend on each other.
+
+    With :class:`Rows` (simultaneous: every row from the tick's old state) and systems
+    in sequence (staged), these are the model API's activation orders."""
+
+    name: str
+    fn: Any
+    reads: tuple = ()
+    writes: tuple = ()
+    order: str = "random"
+    table: str | None = None
+
+    def __post_init__(self):
+        _check_system(self)
+        if self.order not in ("random", "rows"):
+            raise ConfigError(f"systems.{self.name}.order={self.order!r} must be 'random' "
+                              f"or 'rows'", field=f"systems.{self.name}.order",
+                              value=self.order)
 
 
 @dataclass(frozen=True)
@@ -558,8 +588,9 @@ class Model:
             if s.name in sys_names:
                 raise ConfigError(f"system name {s.name!r} is used twice", field=field)
             sys_names.add(s.name)
-            if not isinstance(s, (Rows, Kernel)):
-                raise ConfigError(f"{field} must be Rows or Kernel", field=field, value=s)
+            if not isinstance(s, (Rows, Kernel, Turns)):
+                raise ConfigError(f"{field} must be Rows, Kernel or Turns", field=field,
+                                  value=s)
             if not _is_numba(s.fn):
                 raise ConfigError(f"{field}.fn must be a Numba-compiled function",
                                   field=f"{field}.fn", value=s.fn)
@@ -568,7 +599,7 @@ class Model:
                              for n in _names(f"{field}.{part}", getattr(s, part, ())))
                        for part in ("reads", "writes", "spawn")), table)
             self.io[s.name] = io
-            if ids & set(io.writes) or (isinstance(s, Kernel) and alive & set(io.writes)):
+            if ids & set(io.writes) or (not isinstance(s, Rows) and alive & set(io.writes)):
                 raise ConfigError(f"{field} writes an engine column ({sorted((ids | alive) & set(io.writes))}): "
                                   f"a Kernel ends and adds agents through the population "
                                   f"resource", field=f"{field}.writes", value=io.writes)
@@ -725,6 +756,11 @@ class _Plan:
         self.spawned = tuple(dict.fromkeys(n for s in model.setup + model.systems
                                            if isinstance(s, Rows) for n in model.io[s.name].spawn))
         self.args += [f"s_{_ident(n)}" for n in self.spawned]
+        # the order of a table's random turns (a dynamic table uses its population's)
+        self.turn_tables = () if model.dynamic else tuple(dict.fromkeys(
+            model.io[s.name].table for s in model.setup + model.systems
+            if isinstance(s, Turns) and s.order == "random"))
+        self.args += [f"t_{t}" for t in self.turn_tables]
         self.par = {name: k for k, name in enumerate(model.double)}
 
     def fn(self, f, per_row=False) -> str:
@@ -794,6 +830,35 @@ def _rows_driver(plan, s, k, stream) -> list:
                   for j, b in enumerate(sargs)]
         lines += ["                nb += 1", "        births[c] = nb"]
     return lines + [""]
+
+
+def _turns_driver(plan, s, k, stream) -> list:
+    """The sequential loop of a Turns system: the order (random: drawn from the tick's
+    key, as the population's shuffle; rows: 0..n-1), then a call per row in it."""
+    io = plan.model.io[s.name]
+    nargs = len(io.reads) + len([w for w in io.writes if w not in io.reads])
+    arrays = [f"a{j}" for j in range(nargs)]
+    dynamic = plan.model.dynamic
+    call = f"{plan.fn(s.fn, per_row=True)}(i, draw(row_key(seed, tick, i), {stream}), p" \
+           f"{''.join(', ' + a for a in arrays)})"
+    if s.order == "random":
+        head = ["pop" if dynamic else "order"]
+        lines = [f"    key = draw(row_key(seed, tick, 0), {stream})"]
+        lines += (["    m = shuffled(pop, key, n)", "    order = pop.order"] if dynamic else
+                  ["    m = n", "    for i in range(n):", "        order[i] = i",
+                   "    shuffle(key, order, n)"])
+        lines += ["    for j in range(m):", "        i = order[j]"]
+        if dynamic:
+            lines += ["        if pop.alive[i] != ALIVE:  # died before its turn",
+                      "            continue"]
+    else:
+        head = ["live"] if dynamic else []
+        lines = ["    for i in range(n):"]
+        if dynamic:
+            lines += ["        if live[i] != ALIVE:", "            continue"]
+    return ([f"# system {s.name}: turns in {s.order} order",
+             "@kernel", f"def _turns{k}(seed, tick, n, p, {', '.join(head + arrays)}):"]
+            + lines + [f"        {call}", ""])
 
 
 def _literal(value, dtype) -> str:
@@ -869,6 +934,16 @@ def _schedule(plan, systems, fname, first) -> tuple[list, list]:
                          f"        _born{k}({n}, g, {pop}, "
                          f"{', '.join(dst + [f's_{_ident(c)}' for c in spawn])})",
                          f"    close_births({pop}, {n})"]
+        elif isinstance(s, Turns):
+            drivers += _turns_driver(plan, s, k, f"ROWS_STREAM + {k}")
+            arrays = [plan.current(r) for r in reads + tuple(w for w in writes if w not in reads)]
+            order = ([pop] if pop else [f"t_{table}"]) if s.order == "random" else []
+            live = [plan.current(info.alive)] if model.dynamic and s.order == "rows" else []
+            body.append(f"    _turns{k}(seed, tick, {n}, p, "
+                        f"{', '.join(order + live + arrays)})")
+            for t, i in model.table_info.items():  # every population it was given
+                if model.dynamic and i.population in reads + writes:
+                    body.append(f"    settle({plan.population(t)}, {plan.rows(t)}, True)")
         else:
             arrays = [plan.current(r) for r in reads + tuple(w for w in writes if w not in reads)]
             body.append(f"    {plan.fn(s.fn)}(draw(row_key(seed, tick, 0), KERNEL_STREAM + {k}), "
@@ -895,7 +970,8 @@ def _source(model: Model) -> tuple[str, list, list]:
         "from dod_sim.kernels.clock import cycles",
         "from dod_sim.kernels.rng import draw, row_key",
         "from dod_sim.kernels.population import (ALIVE, DIES, LIVE, N_FREE, NEXT_ID, REFUSED,",
-        "                                        close_births, open_births, settle)",
+        "                                        close_births, open_births, settle, shuffle,",
+        "                                        shuffled)",
         "",
         f"CHUNK = {CHUNK}",
         f"INIT_STREAM = {INIT_STREAM}",
@@ -1450,8 +1526,10 @@ class ModelWorld:
                 raise ConfigError(f"systems.{s.name}.order={s.order!r} must be a CellIndex",
                                   field=f"systems.{s.name}.order", value=s.order)
         self._par = np.zeros(len(model.double), np.int64)
+        self._orders = tuple(np.zeros(table_rows[t], np.int64) for t in plan.turn_tables)
         self._args = tuple(self._store[c.name] for c in model.columns) + tuple(
-            self._res[r.name] for r in model.resources) + tuple(self._spawned.values())
+            self._res[r.name] for r in model.resources) + tuple(self._spawned.values()) \
+            + self._orders
         self.schema, self._arrays = _schema_of(model, self._store, self._par, self._res)
         #: The sizes the schema's shapes and bounds name: each table's rows (``rows``, or
         #: ``rows_<table>`` with several tables) and every parameter.
