@@ -14,7 +14,8 @@ a newcomer at a random place: the population stays near its start, and every tic
   allocations per tick (a long run's less a short run's, over the extra ticks: 0 when
   the tick allocates nothing); and whether 1 and 2 threads end in the same digest.
 * ``collect``: ``collect(steps, adata=("x", "y", "energy"), every=1)`` over
-  ``run(steps)`` of WALK (goal: at most 1.2 at 100,000 agents).
+  ``run(steps)`` of WALK (goal: at most 1.2 at 100,000 agents), the cheapest step there
+  is; and (not in quick mode) the same for wealth, Schelling and boids at 100,000.
 * ``draw``: :func:`dod_sim.draw.plot` and rendering the figure (matplotlib's Agg) of
   1,000,000 boids and of 1,000 (goal: at most 1.5x); the same for wealth's grid.
   Skipped without matplotlib.
@@ -129,6 +130,24 @@ def collection(agents: int, steps: int, repeat: int, threads: int) -> dict:
             "ratio": med["collect"] / med["run"]}
 
 
+def collection_in_models(agents: int, steps: int, repeat: int) -> dict:
+    """{model: ratio} of collecting 3 columns every step to running, for the reference
+    models with positions (their statistics computed in both)."""
+    from .models import boids, schelling, wealth
+
+    out = {}
+    for name, module, cols in (("wealth", wealth, ("x", "y", "wealth")),
+                               ("schelling", schelling, ("x", "y", "kind")),
+                               ("boids", boids, ("x", "y", "hx"))):
+        a, b = module.world(agents, seed=1), module.world(agents, seed=1)
+        med = _median_step({"run": lambda n: a.run(n),
+                            "collect": lambda n: b.collect(n, adata=cols, frame=False)},
+                           steps, repeat)
+        out[name] = {"run_ms": med["run"] * 1e3, "collect_ms": med["collect"] * 1e3,
+                     "ratio": med["collect"] / med["run"]}
+    return out
+
+
 def drawing(big: int, repeat: int) -> dict:
     """{model: ms to draw 1,000 agents, ms to draw ``big``, ratio} (module docstring)."""
     import matplotlib
@@ -169,6 +188,11 @@ def framework_benchmark(quick: bool = False, progress=None) -> dict:
     say("data collection")
     c = collection(20_000 if quick else 100_000, 10 if quick else 20, 3 if quick else 7,
                    threads)
+    models = None
+    if not quick:
+        say("data collection in the reference models")
+        models = collection_in_models(100_000, 10, 5)
+    c["models"] = models
     d = None
     try:
         import matplotlib  # noqa: F401
@@ -196,7 +220,9 @@ def format_framework(r: dict) -> str:
         f"data collection, {c['agents']:,} agents, 3 columns every step:",
         f"  run {c['run_ms']:.3f} ms a step, collect {c['collect_ms']:.3f} ms "
         f"({c['ratio']:.2f}x; goal <= 1.2)",
-    ] + ([f"drawing (plot and render), 1,000 agents against {d[m]['agents']:,}: {m} "
+    ] + [f"  {m}: run {v['run_ms']:.2f} ms a step (statistics included), collect "
+         f"{v['collect_ms']:.2f} ms ({v['ratio']:.2f}x)"
+         for m, v in (c.get("models") or {}).items()] + ([f"drawing (plot and render), 1,000 agents against {d[m]['agents']:,}: {m} "
           f"{d[m]['small_ms']:.1f} / {d[m]['large_ms']:.1f} ms ({d[m]['ratio']:.2f}x; goal "
           f"<= 1.5)" for m in d] if r.get("draw") and (d := r["draw"]) else
          ["drawing: skipped (no matplotlib)"]))
