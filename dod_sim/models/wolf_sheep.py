@@ -132,7 +132,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ConfigError
-from ..kernels._jit import kernel
+from ..kernels._jit import inline, kernel
 from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled, spawn
 from ..kernels.rng import below, draw, uniform
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
@@ -247,6 +247,26 @@ def grow(key, n, p, grass, countdown):
                 countdown[c] -= 1
 
 
+@inline
+def _die_or_breed(i, e, a, chance, x, y, energy, pop):
+    """The end of an animal's turn with energy ``e`` (agents.py, Animal.step): below 0 it
+    dies; else with probability ``chance`` it gives birth in its cell, the newborn taking
+    half its energy."""
+    if e < 0:
+        energy[i] = e
+        kill(pop, i)
+    elif uniform(a, BREED) < chance:
+        r = spawn(pop)
+        if r >= 0:
+            e = e / 2
+            x[r] = x[i]
+            y[r] = y[i]
+            energy[r] = e
+        energy[i] = e
+    else:
+        energy[i] = e
+
+
 @kernel
 def sheep_turns(key, n, p, wx, wy, walive, cells, x, y, energy, grass, countdown,
                 wolf_count, sheep):
@@ -296,19 +316,7 @@ def sheep_turns(key, n, p, wx, wy, walive, cells, x, y, energy, grass, countdown
             e += p.sheep_gain_from_food
             grass[c] = 0
             countdown[c] = p.grass_regrowth_time
-        if e < 0:
-            energy[i] = e
-            kill(sheep, i)
-        elif uniform(a, BREED) < p.sheep_reproduce:
-            r = spawn(sheep)
-            if r >= 0:
-                e = e / 2
-                x[r] = x[i]
-                y[r] = y[i]
-                energy[r] = e
-            energy[i] = e
-        else:
-            energy[i] = e
+        _die_or_breed(i, e, a, p.sheep_reproduce, x, y, energy, sheep)
 
 
 @kernel
@@ -372,19 +380,7 @@ def wolf_turns(key, n, p, sx, sy, cells, x, y, energy, index, wolves, sheep):
             count[c] = h - 1
             kill(sheep, s)
             e += p.wolf_gain_from_food
-        if e < 0:
-            energy[i] = e
-            kill(wolves, i)
-        elif uniform(a, BREED) < p.wolf_reproduce:
-            r = spawn(wolves)
-            if r >= 0:
-                e = e / 2
-                x[r] = x[i]
-                y[r] = y[i]
-                energy[r] = e
-            energy[i] = e
-        else:
-            energy[i] = e
+        _die_or_breed(i, e, a, p.wolf_reproduce, x, y, energy, wolves)
 
 
 @kernel
