@@ -27,7 +27,7 @@ from numba.extending import _Intrinsic
 
 from .errors import DodSimError
 
-__all__ = ["python_function", "python_module", "SystemError_", "errstate"]
+__all__ = ["python_function", "python_module", "SystemError_"]
 
 
 class SystemError_(DodSimError, RuntimeError):
@@ -179,9 +179,3 @@ def python_module(model, name: str, source: str, fns):
             if loop in env:
                 env[loop] = _naming(env[loop], s.name, True)
     return module
-
-
-def errstate():
-    """numpy's scalar uint64 arithmetic (the counter-based draws) wraps, as compiled code
-    does: without this it warns on every overflow."""
-    return np.errstate(over="ignore")

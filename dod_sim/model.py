@@ -1561,7 +1561,8 @@ class ModelWorld:
     @contextlib.contextmanager
     def _calling(self):
         """Around calls into the model's module: its thread count, and in debug mode
-        numpy's wrapping uint64 arithmetic (:func:`dod_sim.debug.errstate`)."""
+        numpy's uint64 arithmetic wrapping silently, as compiled code's does (the
+        counter-based draws overflow by design)."""
         with runtime.threads(self.threads), (np.errstate(over="ignore") if self.debug
                                              else contextlib.nullcontext()):
             yield

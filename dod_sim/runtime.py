@@ -86,9 +86,6 @@ class Interrupts:
 
     pending = False
 
-    def is_set(self) -> bool:  # usable where a threading.Event's is_set is
-        return self.pending
-
 
 @contextlib.contextmanager
 def deferred_interrupts():

@@ -42,7 +42,7 @@ from .rng import below, draw
 
 __all__ = ["Population", "FREE", "ALIVE", "BORN", "N_FREE", "NEXT_ID", "REFUSED", "LIVE",
            "CHUNK", "population", "kill", "spawn", "is_alive", "settle", "open_births",
-           "close_births", "shuffled", "shuffle", "live_count"]
+           "close_births", "shuffled", "shuffle"]
 
 FREE, ALIVE, BORN = 0, 1, 2           # values of alive[row]
 DIES = 1                              # want[row]: the row's agent ends at the sync point
@@ -210,16 +210,6 @@ def open_births(pop, n):
 def close_births(pop, n):
     """Zero the per-chunk birth counts for the next per-row loop."""
     pop.births[:(n + CHUNK - 1) // CHUNK + 1] = 0
-
-
-@kernel
-def live_count(pop, n):
-    """The rows ALIVE among the first ``n``, counted (``pop.count[LIVE]`` is kept
-    current; this recounts, for checks)."""
-    m = 0
-    for i in range(n):
-        m += pop.alive[i] == ALIVE
-    return m
 
 
 @kernel
