@@ -24,8 +24,10 @@ systems; none allocates. The arrays come from ``dod_sim.spaces``, which validate
 import numpy as np
 
 from ._jit import kernel
+from .rng import below, draw
 
-__all__ = ["wrap", "cell_of", "neighbour_cell", "degree", "neighbour"]
+__all__ = ["wrap", "cell_of", "neighbour_cell", "degree", "neighbour", "random_cell_x",
+           "random_cell_y"]
 
 
 @kernel
@@ -71,3 +73,17 @@ def neighbour(indptr, indices, i, k):
     """The k-th neighbour (int64) of node i, 0 <= k < degree(indptr, i), given
     indptr : int64[n + 1] and indices : int64[edges] (ascending within a node)."""
     return np.int64(indices[indptr[i] + k])
+
+
+@kernel
+def random_cell_x(i, key, p):
+    """A column initialiser, ``Column("x", "int64", random_cell_x)``: a uniform grid
+    column in [0, p.width), from the row's key (with ``random_cell_y``, a uniformly
+    random cell, as Mesa's ``random.choices(all_cells)``)."""
+    return below(draw(key, 0), p.width)
+
+
+@kernel
+def random_cell_y(i, key, p):
+    """A uniform grid row in [0, p.height): see :func:`random_cell_x`."""
+    return below(draw(key, 0), p.height)

@@ -161,6 +161,7 @@ from ..kernels._jit import kernel
 from ..kernels.cells import cell_list, first, insert, move
 from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled
 from ..kernels.rng import below, draw
+from ..kernels.spaces import random_cell_x, random_cell_y
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
 from ..schema import InRange
 
@@ -430,17 +431,6 @@ def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
 
 
 @kernel
-def init_x(i, key, p):
-    """Mesa's ``random.choices(all_cells)``: i and j uniform and independent."""
-    return below(draw(key, 0), p.width)
-
-
-@kernel
-def init_y(i, key, p):
-    return below(draw(key, 0), p.height)
-
-
-@kernel
 def init_endowment(i, key, p):
     """``rng.integers(endowment_min, endowment_max, endpoint=True)``."""
     return p.endowment_min + below(draw(key, 0), p.endowment_max - p.endowment_min + 1)
@@ -698,8 +688,8 @@ MODEL = Model(
             "metabolism_min": 1, "metabolism_max": 5, "vision_min": 1, "vision_max": 5,
             "enable_trade": True},
     columns=[
-        Column("x", np.int32, init_x, "Mesa's i, [0, width)", _CELL_X),
-        Column("y", np.int32, init_y, "Mesa's j, [0, height)", _CELL_Y),
+        Column("x", np.int32, random_cell_x, "Mesa's i, [0, width)", _CELL_X),
+        Column("y", np.int32, random_cell_y, "Mesa's j, [0, height)", _CELL_Y),
         Column("sugar", np.int64, init_endowment, "Trader.sugar", _HOLDING),
         Column("spice", np.int64, init_endowment, "Trader.spice", _HOLDING),
         Column("metabolism_sugar", np.int64, init_metabolism, "Trader.metabolism_sugar",

@@ -135,6 +135,7 @@ from ..errors import ConfigError
 from ..kernels._jit import inline, kernel
 from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled, spawn
 from ..kernels.rng import below, draw, uniform
+from ..kernels.spaces import random_cell_x, random_cell_y
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
 from ..schema import Finite, InRange
 from ..spaces import grid_offsets
@@ -191,18 +192,6 @@ class SheepIndex(NamedTuple):
 
 
 # ---- setup ------------------------------------------------------------------------------
-
-
-@kernel
-def init_x(i, key, p):
-    """Mesa's ``random.choices(all_cells)``: x and y uniform and independent, so a
-    uniformly random cell."""
-    return below(draw(key, 0), p.width)
-
-
-@kernel
-def init_y(i, key, p):
-    return below(draw(key, 0), p.height)
 
 
 @kernel
@@ -449,12 +438,12 @@ MODEL = Model(
             "wolf_gain_from_food": 20.0, "grass": True, "grass_regrowth_time": 30,
             "sheep_gain_from_food": 4.0},
     columns=[
-        Column("x", np.int32, init_x, "grid column, [0, width)", _CELL, table="sheep"),
-        Column("y", np.int32, init_y, "grid row, [0, height)", _ROW, table="sheep"),
+        Column("x", np.int32, random_cell_x, "grid column, [0, width)", _CELL, table="sheep"),
+        Column("y", np.int32, random_cell_y, "grid row, [0, height)", _ROW, table="sheep"),
         Column("energy", np.float64, init_sheep_energy, "Mesa's Animal.energy",
                (Finite(),), table="sheep"),
-        Column("x", np.int32, init_x, "grid column, [0, width)", _CELL, table="wolves"),
-        Column("y", np.int32, init_y, "grid row, [0, height)", _ROW, table="wolves"),
+        Column("x", np.int32, random_cell_x, "grid column, [0, width)", _CELL, table="wolves"),
+        Column("y", np.int32, random_cell_y, "grid row, [0, height)", _ROW, table="wolves"),
         Column("energy", np.float64, init_wolf_energy, "Mesa's Animal.energy",
                (Finite(),), table="wolves"),
     ],
