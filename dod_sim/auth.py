@@ -56,10 +56,10 @@ def _rows(data, name="data") -> np.ndarray:
     return np.ascontiguousarray(data)
 
 
-def _key(key, algo) -> np.ndarray:
-    """The key as uint8[klen]; refuses what is not bytes (TypeError) and lengths out of
-    range (ConfigError with field "key", value the length: the key itself is a secret
-    and appears in no error)."""
+def key_bytes(key, algo: str = "blake2b") -> bytes:
+    """``key`` as bytes, checked for ``algo``: refuses what is not bytes (TypeError) and
+    lengths out of range (ConfigError with field "key", value the length: the key itself
+    is a secret and appears in no error)."""
     if not isinstance(key, (bytes, bytearray, memoryview)):
         raise TypeError(f"key must be bytes, got {type(key).__name__}")
     key = bytes(key)
@@ -71,7 +71,12 @@ def _key(key, algo) -> np.ndarray:
     if not key:
         raise ConfigError(f"key must be at least 1 byte for {algo}, got 0",
                           field="key", value=0, bound=1)
-    return np.frombuffer(key, np.uint8).copy()
+    return key
+
+
+def _key(key, algo) -> np.ndarray:
+    """The key as uint8[klen] (:func:`key_bytes`)."""
+    return np.frombuffer(key_bytes(key, algo), np.uint8).copy()
 
 
 def _check(algo, digest_size, impl):

@@ -55,6 +55,9 @@ class Config:
     blocking_threads, blocking_queue : the blocking pool of ``World.submit``: threads
         and the most jobs waiting
     seed : the seed of every counter-based random draw
+    deterministic_keys : derive the tile and message keys from the seed (tests, tags that
+        repeat from run to run) instead of ``os.urandom`` or ``World(key=...)``: keys
+        anyone who knows the seed can compute (:mod:`dod_sim.tileworld.keys`)
     """
 
     agents: int = 3000
@@ -85,6 +88,7 @@ class Config:
     blocking_threads: int = 1
     blocking_queue: int = 8
     seed: int = 0
+    deterministic_keys: bool = False
 
     def __post_init__(self):
         for f in fields(self):
@@ -231,6 +235,8 @@ def _check_type(name, v, annotation):
             raise ConfigError(f"{name}={v!r} must be a number", field=name, value=v)
     elif ann.startswith("str") and not isinstance(v, str):
         raise ConfigError(f"{name}={v!r} must be a string", field=name, value=v)
+    elif ann.startswith("bool") and not isinstance(v, bool):
+        raise ConfigError(f"{name}={v!r} must be True or False", field=name, value=v)
 
 
 def _at_least(name, v, lo):

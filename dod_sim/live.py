@@ -91,7 +91,7 @@ class LiveRun:
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._pause = threading.Event()  # set while a snapshot waits for a tick boundary
-        self._requests: list = []  # (path, Future) of snapshots to take between ticks
+        self._requests: list = []  # (path, key, Future) of snapshots to take between ticks
         self._lock = threading.Lock()  # guards _reports and _done: held for an append
         self._reports: list[Report] = []
         self._done = 0
@@ -166,9 +166,9 @@ class LiveRun:
         with self._lock:
             requests, self._requests = self._requests, []
             self._pause.clear()
-        for path, future in requests:
+        for path, key, future in requests:
             try:
-                snapshot.save(self.world, path)
+                snapshot.save(self.world, path, key)
             except BaseException as e:  # noqa: BLE001 - handed to the caller
                 future.set_exception(e)
             else:
@@ -191,14 +191,15 @@ class LiveRun:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def snapshot(self, path, timeout: float | None = None) -> int:
+    def snapshot(self, path, timeout: float | None = None, key: bytes | None = None) -> int:
         """Write a snapshot of the world at the next tick boundary (the run pauses for
-        the copy, then goes on) and return the tick it holds; after the run, of its
-        final state. Raises what saving raised, and TimeoutError after ``timeout``
-        seconds. ``World.snapshot`` from another thread comes here while the run lives."""
+        the copy, then goes on), with a MAC under ``key`` when one is given, and return
+        the tick it holds; after the run, of its final state. Raises what saving raised,
+        and TimeoutError after ``timeout`` seconds. ``World.snapshot`` from another
+        thread comes here while the run lives."""
         future = Future()
         with self._lock:
-            self._requests.append((path, future))
+            self._requests.append((path, key, future))
             self._pause.set()
         if not self._thread.is_alive():
             self._serve()

@@ -1936,17 +1936,21 @@ class ModelWorld:
         self._tick = int(tick)
         self._columns = None
 
-    def snapshot(self, path) -> None:
+    def snapshot(self, path, *, key: bytes | None = None) -> None:
         """Write the state (every column's current buffer, the resources marked
         ``state``, the tick, the parameters and seed) to ``path`` atomically, in the
-        format of :mod:`dod_sim.snapshot`."""
-        snapshot.save(self, path)
+        format of :mod:`dod_sim.snapshot`, ended by a MAC under ``key`` (1..64 bytes)
+        when one is given."""
+        snapshot.save(self, path, key)
 
     @classmethod
-    def restore(cls, path, model: "Model", *, threads: int | None = None) -> "ModelWorld":
+    def restore(cls, path, model: "Model", *, threads: int | None = None,
+                key: bytes | None = None) -> "ModelWorld":
         """The world of ``model`` written by :meth:`snapshot`. Raises SnapshotError for
         a damaged or foreign file, a file of another model (by name) or of another
-        layout, and for values that break the columns' declared ``checks``."""
+        layout, for values that break the columns' declared ``checks``, and for a file
+        whose MAC does not verify under ``key`` (the key it was written with; None for
+        a file written without one)."""
         def build(config: dict):
             if not isinstance(config.get("model"), str) or config["model"] != model.name:
                 raise SnapshotError(f"snapshot holds model {config.get('model')!r}, not "
@@ -1960,7 +1964,7 @@ class ModelWorld:
                 raise SnapshotError(f"snapshot config is invalid for model {model.name!r}: "
                                     f"{e}", field="config") from e
 
-        world = snapshot.load(path, cls.SNAPSHOT_KIND, build)
+        world = snapshot.load(path, cls.SNAPSHOT_KIND, build, key)
         world._check_resources()
         return world
 

@@ -71,9 +71,10 @@ def compile_unit(unit: str) -> tuple[str, float]:
         elif name == "setup":  # what World() calls before init_world: key schedules, make
             from .config import Config
             from .kernels.state import make
-            from .world import TINY, allocate, derive_keys
+            from .tileworld.keys import world_keys
+            from .world import TINY, allocate
 
-            make(allocate(Config(**TINY), *derive_keys(0)))
+            make(allocate(Config(**TINY), world_keys(0)))
         else:
             fns = {p.name: p.fn for p in TICK}
             if name not in fns:

@@ -30,7 +30,8 @@ from typing import Any, Mapping, NamedTuple
 import numpy as np
 
 __all__ = ["Array", "Table", "Schema", "InRange", "AbsBelow", "Finite", "OneOf", "RowIndex", "Ranges",
-           "FreeStack", "Rings", "CellOwners", "Entry", "CountOf", "Live", "Prefix", "Where", "Gather", "Masked",
+           "FreeStack", "Rings", "CellOwners", "Entry", "CountOf", "Live", "Prefix", "Where", "Gather", "Head",
+           "Masked",
            "ROLES"]
 
 # state: decides the future; saved, checked, digested.  derived: computed from the
@@ -429,6 +430,17 @@ class Gather:
 
 
 @dataclass(frozen=True)
+class Head:
+    """For the digest: the first ``n`` entries of the last axis (a signed record without
+    its tag, which depends on the key, not on the state)."""
+
+    n: int
+
+    def of(self, a, arrays):
+        return a[..., :self.n]
+
+
+@dataclass(frozen=True)
 class Masked:
     """For the digest: a copy with entries ``indices`` set to 0 (they are layout, not
     state: which buffer is current, how rows are cut into chunks)."""
@@ -452,8 +464,9 @@ class Array:
     (a table's column gives only the dimensions after the row); fill : its value when
     allocated; doc : what it means; role : one of :data:`ROLES`; checks : constraints on
     its saved values; saved : None (all of it), :class:`Live` or :class:`Prefix`;
-    digest : False (left out), None (the saved part) or a view (:class:`Where`,
-    :class:`Gather`, :class:`Masked`); secret : key material, saved but never digested;
+    digest : False (left out), None (the saved part), a view (:class:`Where`,
+    :class:`Gather`, :class:`Head`, :class:`Masked`) or a tuple of views applied in turn;
+    secret : key material, saved but never digested;
     group : the memory estimate's part it counts in; state_entries : of a derived
     array, the entries that are state (restore keeps them; the others must equal a
     fresh world's).
@@ -617,8 +630,10 @@ class Schema:
             arr = arrays[a.name]
             if a.saved is not None:
                 arr = a.saved.of(arr, arrays)
-            if a.digest is not None:
-                arr = a.digest.of(arr, arrays)
+            views = a.digest if isinstance(a.digest, tuple) else (
+                () if a.digest is None else (a.digest,))
+            for view in views:
+                arr = view.of(arr, arrays)
             h.update(a.name.encode() + b"\0" + np.dtype(a.dtype).str.encode())
             h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()

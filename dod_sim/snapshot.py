@@ -1,6 +1,6 @@
 """Snapshots: the whole state of a :class:`~dod_sim.World` in one file, and back.
 
-File format, version 1 (all integers little-endian)
+File format, version 2 (all integers little-endian)
 ===================================================
 
 =============  =========  ==============================================================
@@ -12,8 +12,9 @@ offset         size       content
 24             H          header: UTF-8 JSON object (below)
 24 + H         D          data: the arrays' raw bytes, C order, back to back, in the
                           order of the header's ``arrays`` table, no padding
-24 + H + D     32         BLAKE2b-256 (unkeyed, ``hashlib.blake2b(digest_size=32)``) of
-                          every byte before it
+24 + H + D     32         BLAKE2b-256 of every byte before it: unkeyed
+                          (``hashlib.blake2b(digest_size=32)``), a checksum; or keyed
+                          with the ``key=`` given to ``snapshot``, a MAC
 =============  =========  ==============================================================
 
 The header holds:
@@ -22,7 +23,8 @@ The header holds:
 that wrote the file), ``config`` (``Config.to_dict()``; for a model's world ``{"model",
 "agents", "seed", "params"}``), ``config_digest`` (a BLAKE2b of ``config``, as
 ``Config.digest()``), ``kind`` (absent for the tileworld, ``"model"`` for a model's
-world), ``tick`` (ticks run) and ``arrays``, a list of objects
+world), ``mac`` (``"blake2b-256"`` when the last 32 bytes are a keyed MAC; absent
+otherwise), ``tick`` (ticks run) and ``arrays``, a list of objects
 ``{"name", "part", "dtype", "shape", "offset", "nbytes"}``: ``dtype`` is numpy's
 ``dtype.str`` (``"<i8"``, ``"|b1"``, ...), ``offset`` counts bytes from the start of the
 data section, ``nbytes = prod(shape) * itemsize``, and ``part`` says which part of the
@@ -45,11 +47,20 @@ fsync'ed), which then replaces ``path`` with ``os.replace``; on any error the te
 file is removed and ``path`` is untouched. Arrays are streamed and hashed as they are
 written, so saving never copies the state.
 
+Keys and authentication: a tileworld's snapshot holds its tile and message keys (array
+``keys``, :mod:`dod_sim.tileworld.keys`), so the file is a secret: it is written with
+mode 0600. ``snapshot(path, key=...)`` ends the file with a keyed BLAKE2b-256 MAC
+instead of the checksum, and ``restore(path, key=...)`` refuses a file whose MAC does
+not verify under that key (``field="key"``): a file from elsewhere, or one rewritten
+with its checksum recomputed. Without a key the checksum only catches corruption.
+Version 1 files (before keys were saved) are refused, naming their version.
+
 Loading checks, in this order, and raises :class:`~dod_sim.errors.SnapshotError` with
 ``field`` set to what is wrong: the file opens (``"path"``), the magic (``"magic"``),
 its length (``"length"``), the version (``"version"``: checked before the checksum, as a
 newer format may lay out or hash its bytes differently), the checksum of the whole file,
-streamed (``"checksum"``), the header (``"header"``), the config (``"config"``), then,
+streamed (``"checksum"``; ``"key"`` for a MAC that fails or a key missing on either
+side), the header (``"header"``), the config (``"config"``), then,
 with a world built from that config, every array of the table (``"array <name>"``):
 present, of the world's dtype and shape, and the keys and parameters derived from the
 config equal to the fresh world's. The state is copied, in place, into the fresh
@@ -72,6 +83,7 @@ from contextlib import suppress
 
 import numpy as np
 
+from . import auth
 from .config import Config
 from .errors import SnapshotError
 from .schema import Prefix
@@ -80,7 +92,8 @@ from .tileworld.schema import TILEWORLD
 __all__ = ["FORMAT_VERSION", "MAGIC", "SCRATCH", "is_scratch", "load", "read_header", "save"]
 
 MAGIC = b"DODSIM-SNAP\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the keys are saved (array ``keys``)
+MAC = "blake2b-256"
 DIGEST_SIZE = 32
 _PREFIX = struct.Struct("<12sIQ")  # magic, version, header length: 24 bytes
 _MIN_SIZE = _PREFIX.size + DIGEST_SIZE
@@ -101,18 +114,31 @@ def is_scratch(name: str, schema=TILEWORLD) -> bool:
 # ---- saving -----------------------------------------------------------------------------
 
 
-def save(world, path) -> None:
-    """Write ``world``'s state to ``path`` atomically (format: module docstring).
+def save(world, path, key: bytes | None = None) -> None:
+    """Write ``world``'s state to ``path`` atomically (format: module docstring), ended
+    by a MAC under ``key`` (1..64 bytes) when one is given.
 
     Raises SnapshotError (``field="path"``) when the file cannot be written; ``path``
-    and its directory are then as they were.
+    and its directory are then as they were. A bad ``key`` raises as
+    :func:`dod_sim.auth.key_bytes` does, before anything is written.
     """
+    hasher = _hasher(key)
     parts = world.schema.saved(world._arrays)
     header = _header(world, parts)
+    if key is not None:
+        header["mac"] = MAC
     blob = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     chunks = [_PREFIX.pack(MAGIC, FORMAT_VERSION, len(blob)), blob]
     chunks += [_byte_view(a) for _, _, a in parts]
-    _write_atomic(os.fspath(path), chunks)
+    private = any(a.secret for a in world.schema.fields())
+    _write_atomic(os.fspath(path), chunks, hasher, 0o600 if private else 0o666 & ~_umask())
+
+
+def _hasher(key):
+    """A fresh BLAKE2b-256, keyed with ``key`` (checked) when it is not None."""
+    if key is None:
+        return hashlib.blake2b(digest_size=DIGEST_SIZE)
+    return hashlib.blake2b(digest_size=DIGEST_SIZE, key=auth.key_bytes(key))
 
 
 def config_digest(config: dict) -> str:
@@ -145,9 +171,10 @@ def _byte_view(arr: np.ndarray) -> memoryview:
     return memoryview(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
 
 
-def _write_atomic(path: str, chunks) -> None:
-    """Write ``chunks`` and their BLAKE2b-256 to a temporary file beside ``path``, fsync
-    it and rename it over ``path``; remove the temporary file on any error."""
+def _write_atomic(path: str, chunks, h, mode: int) -> None:
+    """Write ``chunks`` and their hash ``h`` (a fresh hashlib object) to a temporary file
+    of ``mode`` beside ``path``, fsync it and rename it over ``path``; remove the
+    temporary file on any error."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
@@ -157,14 +184,13 @@ def _write_atomic(path: str, chunks) -> None:
                             value=path) from e
     try:
         with os.fdopen(fd, "wb") as f:
-            h = hashlib.blake2b(digest_size=DIGEST_SIZE)
             for c in chunks:
                 h.update(c)
                 f.write(c)
             f.write(h.digest())
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as e:
         with suppress(OSError):
@@ -203,17 +229,18 @@ def _fsync_dir(directory: str) -> None:
 # ---- loading ----------------------------------------------------------------------------
 
 
-def read_header(path, *, verify: bool = True) -> dict:
+def read_header(path, *, verify: bool = True, key: bytes | None = None) -> dict:
     """The header of the snapshot at ``path`` as a dict (keys: module docstring;
     ``config`` is the saved ``Config.to_dict()``, not validated), after checking magic,
-    version and, when ``verify``, the checksum of the whole file. Builds no world."""
+    version and, when ``verify``, the checksum of the whole file (its MAC under ``key``
+    when one is given). Builds no world."""
     path = os.fspath(path)
     with _File(path) as f:
-        header, _ = _read_header(f, path, verify)
+        header, _ = _read_header(f, path, verify, key)
     return header
 
 
-def load(path, kind: str, build):
+def load(path, kind: str, build, key: bytes | None = None):
     """The world saved at ``path``, built by ``build(config dict)`` (a world with
     ``schema``, ``sizes``, ``_arrays`` and ``tick``) and filled from the file; it ticks
     on exactly as the saved world would have. ``World.restore(path)`` and
@@ -221,6 +248,8 @@ def load(path, kind: str, build):
 
     kind : what the file must hold (``"tileworld"``, ``"model"``): a file of another
     kind is refused (``field="kind"``).
+    key : the key the file was written with (``save(..., key=)``): its MAC must verify
+        (``field="key"``); None for a file written without one.
 
     Raises SnapshotError naming what is wrong with a missing, truncated, corrupt,
     foreign or newer-version file (see the module docstring); ``build`` raises what it
@@ -229,7 +258,7 @@ def load(path, kind: str, build):
     """
     path = os.fspath(path)
     with _File(path) as f:
-        header, data_start = _read_header(f, path, verify=True)
+        header, data_start = _read_header(f, path, True, key)
         got = header.get("kind", "tileworld")
         if got != kind:
             raise SnapshotError(f"snapshot {path!r} holds a {got!r} world, not a {kind!r} "
@@ -286,8 +315,9 @@ class _File:
         return out
 
 
-def _read_header(f: _File, path: str, verify: bool) -> tuple[dict, int]:
-    """Check magic, version and checksum; return (header dict, start of the data)."""
+def _read_header(f: _File, path: str, verify: bool, key=None) -> tuple[dict, int]:
+    """Check magic, version and checksum (or MAC under ``key``); return (header dict,
+    start of the data)."""
     head = f.read_at(0, min(f.size, _PREFIX.size))
     if head[:len(MAGIC)] != MAGIC[:len(head)]:
         raise SnapshotError(f"{path!r} is not a dod_sim snapshot (magic {head[:12]!r}, "
@@ -301,8 +331,9 @@ def _read_header(f: _File, path: str, verify: bool) -> tuple[dict, int]:
                             value=f.size, bound=_MIN_SIZE)
     _, version, hlen = _PREFIX.unpack(head)
     _check_version(version)
+    hasher = _hasher(key)  # a bad key raises before the file is read
     if verify:
-        _verify_checksum(f, path)
+        _verify(f, path, hasher, key is not None)
     end = f.size - DIGEST_SIZE
     if hlen > end - _PREFIX.size:
         raise SnapshotError(f"snapshot header length {hlen} exceeds the file's "
@@ -319,27 +350,59 @@ def _check_version(version: int) -> None:
                             field="version", value=version, bound=FORMAT_VERSION)
     if version != FORMAT_VERSION:
         raise SnapshotError(f"snapshot format version {version} is not one this dod_sim "
-                            f"reads (version {FORMAT_VERSION})", field="version",
+                            f"reads (version {FORMAT_VERSION}; version 1 files, from before "
+                            f"a world's keys were saved, cannot be restored)", field="version",
                             value=version, bound=FORMAT_VERSION)
 
 
-def _verify_checksum(f: _File, path: str) -> None:
-    """Hash the file (all but its last 32 bytes) in chunks; compare with the last 32."""
+def _verify(f: _File, path: str, mac, keyed: bool) -> None:
+    """Hash the file (all but its last 32 bytes) in chunks with ``mac`` (keyed when
+    ``keyed``) and without a key; compare with the last 32 bytes. A mismatch says
+    whether the file is corrupt, or was written with a key or without one."""
     end = f.size - DIGEST_SIZE
-    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    plain = hashlib.blake2b(digest_size=DIGEST_SIZE)
     buf = bytearray(min(_CHUNK, max(end, 1)))
     view = memoryview(buf)
     pos = 0
     while pos < end:
         n = min(len(buf), end - pos)
         f.read_into(pos, view[:n])
-        h.update(view[:n])
+        plain.update(view[:n])
+        if keyed:
+            mac.update(view[:n])
         pos += n
     stored = f.read_at(end, DIGEST_SIZE)
-    if h.digest() != stored:
-        raise SnapshotError(f"snapshot {path!r} failed its checksum (BLAKE2b-256): the file "
-                            f"is corrupt or truncated", field="checksum",
-                            value=stored.hex(), bound=h.hexdigest())
+    if keyed:
+        if mac.digest() == stored:
+            return
+        if plain.digest() == stored:
+            raise SnapshotError(f"snapshot {path!r} was written without a key: it is not "
+                                f"authenticated (restore it without key= only if you trust "
+                                f"where it came from)", field="key")
+        raise SnapshotError(f"snapshot {path!r} failed its MAC (keyed BLAKE2b-256): a "
+                            f"different key, or the file was changed or is corrupt",
+                            field="key")
+    if plain.digest() == stored:
+        return
+    if _says_mac(f):
+        raise SnapshotError(f"snapshot {path!r} was written with a key: pass key= to "
+                            f"restore it", field="key")
+    raise SnapshotError(f"snapshot {path!r} failed its checksum (BLAKE2b-256): the file "
+                        f"is corrupt or truncated", field="checksum",
+                        value=stored.hex(), bound=plain.hexdigest())
+
+
+def _says_mac(f: _File) -> bool:
+    """Whether the (unverified) header says the file ends with a MAC: only to word the
+    error of a file whose checksum failed."""
+    try:
+        _, _, hlen = _PREFIX.unpack(f.read_at(0, _PREFIX.size))
+        if hlen > min(f.size, 1 << 20):
+            return False
+        header = json.loads(f.read_at(_PREFIX.size, hlen).decode("utf-8"))
+        return isinstance(header, dict) and header.get("mac") == MAC
+    except (SnapshotError, ValueError, RecursionError):
+        return False
 
 
 _HEADER_KEYS = {"format_version": int, "dod_sim_version": str, "config": dict,

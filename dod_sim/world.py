@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 from contextlib import suppress
 import threading
 import time
@@ -29,16 +28,15 @@ from .blocking import BlockingPool
 from .config import Config, _dchunk, available_memory, memory_estimate
 from .errors import ConfigError, PoolClosed, StaleHandle, UnknownAgent, from_status
 from .kernels import arena as k_arena
-from .kernels import blake2b as k_blake2b
 from .kernels import jobs as k_jobs
 from .kernels import mailbox as k_mailbox
 from .kernels import phases, state
-from .kernels import sha256 as k_sha256
 from .kernels import status as k_status
 from .kernels.clock import BUSY_STRIDE
 from .kernels.state import COUNTER_NAMES, PF, PI, C, G
 from .kernels.tiles import ALGO_BLAKE2B, ALGO_HMAC_SHA256
 from .report import Report, rss_bytes
+from .tileworld.keys import MESSAGE, TILE, schedule, world_keys
 from .tileworld.schema import AGENT_CHUNK, COLUMNS, TILEWORLD, sizes
 
 __all__ = ["World", "Phase", "schedule_for", "AGENT_CHUNK"]
@@ -91,15 +89,6 @@ def schedule_for(cfg: Config) -> tuple[Phase, ...]:
     return tuple(p for p in TICK if p.name != "chaos" or cfg.kill_rate > 0)
 
 
-def _derive_key(seed: int, purpose: bytes) -> bytes:
-    return hashlib.blake2b(purpose, key=seed.to_bytes(8, "little"), digest_size=32).digest()
-
-
-def derive_keys(seed: int) -> tuple[bytes, bytes]:
-    """(tile key, message key) of a world of ``seed``: 32 bytes each, BLAKE2b-derived."""
-    return _derive_key(seed, b"dod_sim tile key"), _derive_key(seed, b"dod_sim message key")
-
-
 def sizes_of(cfg: Config, tick: int = 0) -> dict:
     """The sizes of :data:`~dod_sim.tileworld.schema.TILEWORLD` for a world of ``cfg``
     (``AGENT_CHUNK`` and ``_dchunk`` read here, so a test may change them)."""
@@ -107,10 +96,11 @@ def sizes_of(cfg: Config, tick: int = 0) -> dict:
                  tick)
 
 
-def allocate(cfg: Config, tile_key: bytes, message_key: bytes, schema=TILEWORLD) -> dict:
+def allocate(cfg: Config, keys: np.ndarray, schema=TILEWORLD) -> dict:
     """Every array of ``schema`` (the tileworld's, or a copy extended with columns) for a
-    world of ``cfg``, filled, with the parameters in ``pi``/``pf`` and the key schedules
-    filled in. ``init_world`` then spawns the agents and verifies the initial map."""
+    world of ``cfg``, filled, with the parameters in ``pi``/``pf``, and ``keys`` (uint8[2,
+    32], :func:`~dod_sim.tileworld.keys.world_keys`) and their schedules. ``init_world``
+    then spawns the agents and verifies the initial map."""
     arrays = schema.allocate(sizes_of(cfg), skip=("arena",))
     pi = arrays["pi"]
     pi[PI.SEED] = cfg.seed
@@ -136,9 +126,9 @@ def allocate(cfg: Config, tile_key: bytes, message_key: bytes, schema=TILEWORLD)
     pf[PF.KILL_RATE] = cfg.kill_rate
     pf[PF.ENERGY] = cfg.energy
     pf[PF.HOT_SHARE] = cfg.hotspot_share
-    k_blake2b.key_schedule(np.frombuffer(message_key, np.uint8).copy(), 16, arrays["msg_ks"])
-    k_blake2b.key_schedule(np.frombuffer(tile_key, np.uint8).copy(), 32, arrays["tile_ks"])
-    k_sha256.hmac_key_schedule(np.frombuffer(tile_key, np.uint8).copy(), arrays["tile_hmac_ks"])
+    arrays["keys"][:] = keys
+    for name in ("msg_ks", "tile_ks", "tile_hmac_ks"):
+        schedule(name, keys, arrays[name])
     # one epoch's slices (memory_estimate's arena_resident) are written anyway and the
     # pages are reused after that: faulting them in now takes the faults out of the
     # first epoch's ticks (20-25 us of a 3,000-agent tick)
@@ -226,10 +216,16 @@ class World:
     #: allocation, snapshots, restore checks, the digest and ``columns`` follow).
     schema = TILEWORLD
 
-    def __init__(self, config: Config | None = None, **overrides):
+    def __init__(self, config: Config | None = None, *, key: bytes | None = None,
+                 **overrides):
+        """config : the world's parameters (``Config()`` by default), with ``overrides``
+        (Config fields) applied; key : the master key of the world's tile and message
+        keys, 1..64 bytes, or None for ``os.urandom`` (``Config.deterministic_keys``
+        derives them from the seed instead; :mod:`dod_sim.tileworld.keys`)."""
         cfg = config if config is not None else Config()
         if overrides:
             cfg = cfg.replace(**overrides)
+        keys = world_keys(cfg.seed, key, cfg.deterministic_keys)
         self.config = cfg
         need = memory_estimate(cfg, self.schema)
         have = available_memory()
@@ -242,10 +238,9 @@ class World:
             )
         self._threads, self.threads_choice = pacing.choose_threads(cfg, type(self))
         self._phase_threads = dict(self.threads_choice.get("phase_threads", {}))
-        self.tile_key, self.message_key = derive_keys(cfg.seed)
         #: The sizes the schema's shapes name ({"rows": capacity, "pool": records, ...}).
         self.sizes = sizes_of(cfg)
-        self._arrays = allocate(cfg, self.tile_key, self.message_key, self.schema)
+        self._arrays = allocate(cfg, keys, self.schema)
         self._state = state.make(self._arrays)
         self.schedule = schedule_for(cfg)
         # Load every phase's machine code now (from the cache, or compiled): a phase's
@@ -262,6 +257,16 @@ class World:
         # A sequence count, odd while a tick runs: another thread copies state between
         # ticks without a lock by retrying when it changed under it (a seqlock).
         self._seq = 0
+
+    @property
+    def tile_key(self) -> bytes:
+        """The 32-byte key of the tile tags (a secret: it signs the map)."""
+        return bytes(self._arrays["keys"][TILE])
+
+    @property
+    def message_key(self) -> bytes:
+        """The 32-byte key of the message tags (a secret)."""
+        return bytes(self._arrays["keys"][MESSAGE])
 
     # ---- threads ---------------------------------------------------------------------
 
@@ -413,29 +418,33 @@ class World:
 
     # ---- snapshots -----------------------------------------------------------------------
 
-    def snapshot(self, path) -> None:
+    def snapshot(self, path, *, key: bytes | None = None) -> None:
         """Write the whole state (config, columns, mailboxes, arena and its epoch,
-        counters, tick) to ``path`` atomically; see :mod:`dod_sim.snapshot`. While a
-        background run (:mod:`dod_sim.live`) ticks the world, the snapshot is taken at
-        its next tick boundary, never of a tick in progress."""
+        counters, tick, the keys) to ``path`` atomically, mode 0600 (it holds the
+        keys), ended by a MAC under ``key`` (1..64 bytes) when one is given; see
+        :mod:`dod_sim.snapshot`. While a background run (:mod:`dod_sim.live`) ticks the
+        world, the snapshot is taken at its next tick boundary, never of a tick in
+        progress."""
         from .live import live_run_of
 
         run = live_run_of(self)
         if run is not None:
-            run.snapshot(path)
+            run.snapshot(path, key=key)
         else:
-            snapshot.save(self, path)
+            snapshot.save(self, path, key)
 
     @classmethod
-    def restore(cls, path, *, threads: int | None = None) -> "World":
-        """The world written by :meth:`snapshot`; raises SnapshotError naming what is
-        wrong with a truncated, corrupt, foreign or newer-version file. ``threads``
-        overrides the saved config's thread count (results do not depend on it)."""
+    def restore(cls, path, *, threads: int | None = None, key: bytes | None = None) -> "World":
+        """The world written by :meth:`snapshot`, with its keys; raises SnapshotError
+        naming what is wrong with a truncated, corrupt, foreign or newer-version file,
+        or one whose MAC does not verify under ``key`` (the key it was written with;
+        None for a file written without one). ``threads`` overrides the saved config's
+        thread count (results do not depend on it)."""
         def build(config: dict):
             cfg = snapshot.config_of(config)
             return cls(cfg if threads is None else cfg.replace(threads=threads))
 
-        return snapshot.load(path, cls.SNAPSHOT_KIND, build)
+        return snapshot.load(path, cls.SNAPSHOT_KIND, build, key)
 
     SNAPSHOT_KIND = "tileworld"
 

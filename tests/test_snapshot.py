@@ -164,7 +164,8 @@ def test_read_header(saved):
     assert h["tick"] == 20
     assert h["config"] == CFG.to_dict()
     assert h["config_digest"] == CFG.digest()
-    assert h["format_version"] == snap.FORMAT_VERSION == 1
+    assert h["format_version"] == snap.FORMAT_VERSION == 2
+    assert "mac" not in h
     assert h["dod_sim_version"] == dod_sim.__version__
 
 
@@ -293,9 +294,9 @@ def test_newer_version(bad, saved):
     _, blob, _, _ = saved
     version, header, arrays = _split(blob)
     header["format_version"] = version + 1
-    with pytest.raises(SnapshotError, match=r"newer dod_sim; this one reads version 1") as info:
+    with pytest.raises(SnapshotError, match=r"newer dod_sim; this one reads version 2") as info:
         World.restore(bad(_join(version + 1, header, arrays)))
-    assert info.value.field == "version" and info.value.value == 2
+    assert info.value.field == "version" and info.value.value == 3
     with pytest.raises(SnapshotError, match="newer"):
         snap.read_header(bad(_join(version + 1, header, arrays)))
 
@@ -444,11 +445,11 @@ def test_config_digest_mismatch(saved, bad):
     assert "digest" in str(err) and err.field == "config"
 
 
-def test_keys_must_match_the_config(saved, bad):
+def test_key_schedules_must_match_the_keys(saved, bad):
     def change(h, a):
         a["msg_ks"] = bytes(len(a["msg_ks"]))
     err = _variant(saved, bad, change)
-    assert "derives" in str(err) and err.field == "array msg_ks"
+    assert "schedule of array keys" in str(err) and err.field == "array msg_ks"
 
 
 def test_parameters_must_match_the_config(saved, bad):
@@ -475,15 +476,20 @@ def test_arena_length_must_match_its_meta(saved, bad):
 
 
 def test_saving_never_changes_the_process_umask(tmp_path, monkeypatch):
+    """A snapshot without secrets (a model's) gets the umask's mode, read without
+    setting it; a tileworld's holds its keys and is 0600 (test_keys)."""
     import stat
+
+    from dod_sim import ModelWorld
+    from dod_sim.models import wealth
 
     calls = []
     real = os.umask
     monkeypatch.setattr(os, "umask", lambda m: calls.append(m) or real(m))
-    w = World(CFG)
-    path = tmp_path / "w.snap"
-    w.snapshot(path)
+    World(CFG).snapshot(tmp_path / "w.snap")
+    ModelWorld(wealth.MODEL, 50, seed=1, threads=1).snapshot(tmp_path / "m.snap")
     assert calls == []
     with open("/proc/self/status") as f:
         umask = int(next(ln for ln in f if ln.startswith("Umask:")).split()[1], 8)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "m.snap").stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "w.snap").stat().st_mode) == 0o600

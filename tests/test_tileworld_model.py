@@ -1,5 +1,6 @@
 """The tileworld on the model API (dod_sim.models.tileworld) is the engine's tick: the
-same state as dod_sim.World after every tick, chaos included, on any thread count."""
+same state as dod_sim.World after every tick, chaos included, on any thread count: tags
+too with deterministic keys, the same state digest with keys of their own."""
 
 import numpy as np
 import pytest
@@ -36,8 +37,8 @@ def _same_state(m, w):
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_model_api_tileworld_is_worlds_tick(threads):
-    m = tileworld.world(400, seed=9, threads=threads, **PARAMS)
-    w = World(Config(agents=400, seed=9, threads=threads, **PARAMS))
+    m = tileworld.world(400, seed=9, threads=threads, deterministic_keys=True, **PARAMS)
+    w = World(Config(agents=400, seed=9, threads=threads, deterministic_keys=True, **PARAMS))
     _same_state(m, w)  # the setup system is init_world: same agents and map
     for ticks in (1, 5, 30):
         m.run(ticks, stats=False)
@@ -47,6 +48,17 @@ def test_model_api_tileworld_is_worlds_tick(threads):
     assert c["killed"] > 0 and c["tiles_rejected"] > 0 and c["tags_rejected"] > 0
     assert c["retries"] > 0
     assert w.census()["lost"] == 0
+
+
+def test_model_api_tileworld_has_keys_of_its_own():
+    m = tileworld.world(200, seed=9, threads=1, **PARAMS)
+    w = World(Config(agents=200, seed=9, threads=1, **PARAMS))
+    m.run(10, stats=False)
+    w.run(10)
+    assert not np.array_equal(m.resources["world"].keys, w._arrays["keys"])
+    assert not np.array_equal(m.resources["world"].tags, w._arrays["tags"])
+    assert np.array_equal(m.resources["world"].records, w._arrays["records"])
+    assert np.array_equal(m.columns["energy"], w.columns["energy"])
 
 
 def test_model_api_tileworld_statistic_and_errors():

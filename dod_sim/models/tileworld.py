@@ -18,8 +18,9 @@ kernels (``dod_sim.kernels.phases``), compiled once for World's state and called
 address (:mod:`dod_sim.kernels.calls`): the model compiles a few lines per system, not
 the phases a second time.
 
-A tileworld ``ModelWorld`` and a ``World`` of the same seed and parameters are
-bit-identical after any number of ticks (``tests/test_models.py``), so the API carries
+A tileworld ``ModelWorld`` and a ``World`` of the same seed and parameters have the
+same state digest after any number of ticks, and are bit-identical, tags included, with
+``deterministic_keys`` (``tests/test_models.py``), so the API carries
 the workload the engine is measured on, at the engine's speed
 (``dod-sim bench models`` prints both).
 """
@@ -52,6 +53,7 @@ PARAMS = {
     "epoch_ticks": 600, "arena_bytes": 0, "kill_rate": 0.0, "tag_tamper_rate": 0.0,
     "hotspot_share": 0.0, "hotspot_ticks": 0, "hotspot_start": 0, "hotspot_target": 0,
     "hotspot_every": 0, "speed": 1.0, "turn_max": 0.1, "initial_energy": 100.0,
+    "deterministic_keys": False,
 }
 
 
@@ -75,8 +77,9 @@ def config_of(p, agents: int, seed: int) -> Config:
     """The :class:`~dod_sim.Config` of a tileworld with parameters ``p`` (validated: a
     bad value raises ConfigError naming the field)."""
     values = {k: getattr(p, k) for k in PARAMS if k not in (
-        "hmac_tiles", "pool_records", "arena_bytes", "initial_energy")}
+        "hmac_tiles", "pool_records", "arena_bytes", "initial_energy", "deterministic_keys")}
     return Config(agents=agents, seed=seed, threads=1, energy=p.initial_energy,
+                  deterministic_keys=bool(p.deterministic_keys),
                   tile_algo="hmac-sha256" if p.hmac_tiles else "blake2b",
                   pool_records=p.pool_records or None, arena_bytes=p.arena_bytes or None,
                   **values)
@@ -88,9 +91,11 @@ def _make(p, agents, seed, columns):
     from numba import int64, typeof
 
     from ..kernels.state import make
-    from ..world import TICK, allocate, derive_keys
+    from ..tileworld.keys import world_keys
+    from ..world import TICK, allocate
 
-    arrays = allocate(config_of(p, agents, seed), *derive_keys(seed))
+    cfg = config_of(p, agents, seed)
+    arrays = allocate(cfg, world_keys(seed, deterministic=cfg.deterministic_keys))
     arrays.update({name: columns[name] for name in COLUMNS})
     state = make(arrays)
     st = typeof(state)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from ..kernels.arena import EPOCH, HIGH, META, USED
 from ..kernels.indices import PF, PI, C, G
-from ..schema import (AbsBelow, Array, CountOf, Entry, Finite, FreeStack, Gather, InRange, Live,
-                      Masked, OneOf, Prefix, Ranges, RowIndex, Schema, Table, Where)
+from ..kernels.mailbox import SIGNED  # bytes of a message record its tag covers
+from ..schema import (AbsBelow, Array, CountOf, Entry, Finite, FreeStack, Gather, Head, InRange,
+                      Live, Masked, OneOf, Prefix, Ranges, RowIndex, Schema, Table, Where)
+from .keys import KEY_BYTES, ScheduleOf
 
 __all__ = ["TILEWORLD", "COLUMNS", "AGENT_CHUNK", "sizes"]
 
@@ -58,7 +60,7 @@ AGENTS = Table("agents", "rows", (
     _c("mb_count", "int32", 0, "mailbox: records waiting, at most mailbox",
        InRange(0, "mailbox", hi_inclusive=True)),
     _c("out_rec", "uint8", 0, "held message: the signed 64-byte record", shape=(RECORD,),
-       digest=Where("out_pending")),
+       digest=(Where("out_pending"), Head(SIGNED))),
     _c("out_to", "int32", 0, "held message: recipient", RowIndex("rows", none=False)),
     _c("out_tick", "int32", 0, "held message: the tick it was first sent (delivery's sort "
        "key)", InRange(0, "tick", hi_inclusive=True)),
@@ -71,7 +73,7 @@ COLUMNS = ("x", "y", "vx", "vy", "energy", "tile", "target", "alive", "cache_off
            "cache_epoch", "seq", "mb_count", "out_pending")
 
 _scratch = dict(role="scratch")
-_ks = dict(role="derived", secret=True)
+_secret = dict(secret=True)
 
 TILEWORLD = Schema("tileworld", (AGENTS,), (
     _a("pi", "int64", (len(PI),), "integer parameters and scalar state (PI)",
@@ -87,15 +89,21 @@ TILEWORLD = Schema("tileworld", (AGENTS,), (
     _a("gauges", "int64", (len(G),), "levels after the last tick (G)", digest=False),
     _a("busy", "int64", ("busy",), "per-worker busy cycles (telemetry, per process)",
        **_scratch),
-    _a("msg_ks", "uint64", ("ks",), "message key's BLAKE2b schedule", **_ks),
-    _a("tile_ks", "uint64", ("ks",), "tile key's BLAKE2b schedule", **_ks),
-    _a("tile_hmac_ks", "uint32", (16,), "tile key's HMAC-SHA-256 schedule", **_ks),
+    _a("keys", "uint8", (2, KEY_BYTES), "the tile key and the message key "
+       "(dod_sim.tileworld.keys)", **_secret),
+    _a("msg_ks", "uint64", ("ks",), "message key's BLAKE2b schedule", ScheduleOf("msg_ks"),
+       **_secret),
+    _a("tile_ks", "uint64", ("ks",), "tile key's BLAKE2b schedule", ScheduleOf("tile_ks"),
+       **_secret),
+    _a("tile_hmac_ks", "uint32", (16,), "tile key's HMAC-SHA-256 schedule",
+       ScheduleOf("tile_hmac_ks"), **_secret),
     _a("free_slots", "int32", ("rows",), "the free-slot stack (first free_meta[0] entries)",
        FreeStack(count="free_meta", live="alive", size="rows"), group="columns"),
     _a("free_meta", "int64", (1,), "free slots on the stack",
        Entry(0, InRange(0, "rows", hi_inclusive=True))),
     _a("pools", "uint8", (2, "pool", RECORD), "message records, double-buffered",
-       saved=Live("pi", PI.POOL_CUR), digest=Gather("mb_start", "mb_count"), group="pool"),
+       saved=Live("pi", PI.POOL_CUR), digest=(Gather("mb_start", "mb_count"), Head(SIGNED)),
+       group="pool"),
     _a("pool_ok", "bool", ("pool",), "act: the record's tag verified", digest=False,
        group="pool"),
     _a("d_counts", "int64", ("nd", "nd"), "delivery: senders per (chunk, chunk)", **_scratch),
@@ -120,7 +128,8 @@ TILEWORLD = Schema("tileworld", (AGENTS,), (
     _a("d_tally", "int64", ("nd", 5), "delivery: per-chunk counts", **_scratch),
     _a("records", "uint8", ("n_tiles", TILE_RECORD), "the verified map: id, version, "
        "payload", group="tiles"),
-    _a("tags", "uint8", ("n_tiles", TAG), "each tile record's tag", group="tiles"),
+    _a("tags", "uint8", ("n_tiles", TAG), "each tile record's tag (it depends on the "
+       "key: not digested)", digest=False, group="tiles"),
     _a("cost", "uint8", ("side", "side"), "the verified cost of every cell", group="tiles"),
     _a("stage", "uint8", ("updates", TILE_RECORD), "tiles: refreshed records", **_scratch),
     _a("stage_tags", "uint8", ("updates", TAG), "tiles: their tags", **_scratch),
