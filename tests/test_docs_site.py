@@ -185,6 +185,8 @@ def served(site):
 def test_pages_show_in_a_browser(served, page, h1):
     browser = _browser()
     if browser is None:
+        if os.environ.get("DOD_SIM_REQUIRE_BROWSER"):  # CI installs one: never skip there
+            pytest.fail("no Chromium or Chrome, and DOD_SIM_REQUIRE_BROWSER is set")
         pytest.skip("no Chromium or Chrome (Debian: apt-get install chromium)")
     from dod_sim.models import MODELS
 
