@@ -6,7 +6,7 @@
                 [--ticks N] [--threads N] [--seed N] [--snapshot PATH] [--json]
     dod-sim warmup [--jobs N] [--skip UNIT ...]
     dod-sim cache clear|info
-    dod-sim bench [tick|auth|models|framework] [--quick] [--json]
+    dod-sim bench [tick|auth|models|framework|roofline] [--quick] [--json]
     dod-sim soak [--agents N] [--ticks N] [--json]
     dod-sim sweep GRID.toml [--ticks N] [--jobs N] [--out PATH] [--resume] [--json]
 
@@ -121,11 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     cache.add_argument("action", choices=("clear", "info"))
 
     bench = sub.add_parser("bench", help="benchmarks")
-    bench.add_argument("suite", nargs="?", choices=("tick", "auth", "models", "framework"),
+    bench.add_argument("suite", nargs="?",
+                       choices=("tick", "auth", "models", "framework", "roofline"),
                        default="tick",
                        help="tick (default): the seed table, scaling, burst and machine "
-                            "limits; auth: MAC throughput vs hashlib; models: Boltzmann "
-                            "wealth, Schelling and boids vs Mesa's own examples")
+                            "limits; auth: MAC throughput vs hashlib; models: the gallery's "
+                            "models vs Mesa's own examples; framework: what births, deaths, "
+                            "data collection and drawing cost; roofline: each phase of the "
+                            "tick beside its floor on this machine")
     bench.add_argument("--quick", action="store_true", help="smaller and shorter (CI, < 1 min)")
     bench.add_argument("--json", action="store_true")
 
@@ -489,6 +492,13 @@ def _cmd_bench(args) -> int:
         progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
         result = models_benchmark(quick=args.quick, progress=progress)
         print(jsonio.dumps(result, indent=2) if args.json else format_models(result))
+        return 0
+    if args.suite == "roofline":
+        from .bench_roofline import format_roofline, roofline_benchmark
+
+        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
+        result = roofline_benchmark(quick=args.quick, progress=progress)
+        print(jsonio.dumps(result, indent=2) if args.json else format_roofline(result))
         return 0
     if args.suite == "framework":
         from .bench_framework import format_framework, framework_benchmark
