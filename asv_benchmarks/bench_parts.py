@@ -47,5 +47,5 @@ class Phases:
 
     def time_tiles(self, agents):
         """The tile phase: refresh, sign, tamper, verify and decode ``tile_updates`` tiles
-        in one parallel region (kernels.tiles.refresh_tiles)."""
+        in one parallel region (kernels.tileworld.tiles.refresh_tiles)."""
         self.phases["tiles"](self.state)

@@ -23,8 +23,8 @@ from .kernels import blake2b_lanes as _lanes
 from .kernels import sha256 as _sha
 from .kernels.mailbox import SIGNED as MESSAGE_SIGNED
 from .kernels.mailbox import TAG as MESSAGE_TAG
-from .kernels.tiles import PAYLOAD as TILE_PAYLOAD
-from .kernels.tiles import RECORD as TILE_RECORD
+from .kernels.tileworld.tiles import PAYLOAD as TILE_PAYLOAD
+from .kernels.tileworld.tiles import RECORD as TILE_RECORD
 
 __all__ = [
     "ALGOS", "IMPLS", "mac", "verify", "tile_records", "sign_tiles", "verify_tiles",

@@ -240,7 +240,7 @@ def _measure(agents: int, ticks: int, threads: int) -> dict:
     """Median ms per phase over ``ticks`` ticks of a fresh world, and the work per tick
     from its counters."""
     from .config import Config
-    from .kernels.indices import G
+    from .kernels.tileworld.indices import G
     from .world import World
 
     with World(Config(agents=agents, threads=threads)) as w:

@@ -2,7 +2,7 @@
 
 A :class:`BlockingPool` is ``threads`` Python threads fed by one bounded queue of
 ``queue`` jobs. A job is any callable; jobs made of nogil kernels (see
-:mod:`dod_sim.kernels.jobs`) run truly in parallel with the tick loop, which keeps
+:mod:`dod_sim.kernels.tileworld.jobs`) run truly in parallel with the tick loop, which keeps
 its own thread. A full queue makes :meth:`BlockingPool.submit` wait (``wait=True``,
 optionally with a ``timeout``) or raise :class:`~dod_sim.errors.PoolFull` at once.
 The pool keeps the high-water marks of jobs running and queued, so its bounds are

@@ -442,7 +442,8 @@ def _cache_files():
 
     package = os.path.dirname(os.path.abspath(__file__))
     found = []
-    for src in (kernels.KERNELS_DIR, package, os.path.join(package, "models")):
+    for src in (kernels.KERNELS_DIR, os.path.join(kernels.KERNELS_DIR, "tileworld"), package,
+                os.path.join(package, "models")):
         where = kernels.cache_dir_of(src)
         stems = tuple(f[:-3] + "." for f in os.listdir(src) if f.endswith(".py"))
         if os.path.isdir(where):

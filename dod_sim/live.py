@@ -31,7 +31,7 @@ import numpy as np
 
 from . import runtime, snapshot
 from .errors import ConfigError
-from .kernels.state import COUNTER_NAMES, G
+from .kernels.tileworld.state import COUNTER_NAMES, G
 from .report import Report, rss_bytes
 
 __all__ = ["LiveRun", "live_figure", "run_in_background"]

@@ -61,8 +61,8 @@ def compile_unit(unit: str) -> tuple[str, float]:
     if kind == "phase":
         import numba
 
-        from .kernels import phases
-        from .kernels.state import state_type
+        from .kernels.tileworld import phases
+        from .kernels.tileworld.state import state_type
         from .world import TICK
 
         s = state_type()
@@ -70,7 +70,7 @@ def compile_unit(unit: str) -> tuple[str, float]:
             phases.init_world.compile((s, numba.int64))
         elif name == "setup":  # what World() calls before init_world: key schedules, make
             from .config import Config
-            from .kernels.state import make
+            from .kernels.tileworld.state import make
             from .tileworld.keys import world_keys
             from .world import TINY, allocate
 
@@ -166,7 +166,7 @@ def tick_is_cold() -> bool:
     """True when the on-disk cache holds no compiled act phase (the tick's largest
     kernel) for the current sources: the next World() would compile for a minute.
     Reads the cache's index file only; False when that cannot be told."""
-    from .kernels import phases
+    from .kernels.tileworld import phases
 
     try:
         return not phases.agents_act._cache._cache_file._load_index()

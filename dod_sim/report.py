@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .kernels.state import COUNTER_NAMES, GAUGE_NAMES, G
+from .kernels.tileworld.state import COUNTER_NAMES, GAUGE_NAMES, G
 
 __all__ = ["Report", "ModelReport", "tick_figures", "rss_bytes", "OVERRUN_SHARE"]
 

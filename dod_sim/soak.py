@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Config
-from .kernels.state import COUNTER_NAMES
+from .kernels.tileworld.state import COUNTER_NAMES
 from .report import rss_bytes
 
 __all__ = ["soak", "soak_config", "format_soak"]

@@ -2,7 +2,7 @@
 
 A payload is 1,024 bytes: 16 rows of 64 bytes, each row 16 cells of 4 bytes
 {cost u8, food u8, height u16 LE}. The engine refreshes, signs, tampers with, verifies
-and decodes tiles in ``dod_sim.kernels.tiles`` and ``kernels.phases``; this module is
+and decodes tiles in ``dod_sim.kernels.tileworld.tiles`` and ``kernels.tileworld.phases``; this module is
 for inspecting them (``World.tile_records()``).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .kernels.tiles import HEADER, PAYLOAD, RECORD, TILE_CELLS
+from .kernels.tileworld.tiles import HEADER, PAYLOAD, RECORD, TILE_CELLS
 
 __all__ = ["CELL_DTYPE", "decode_payload", "split_record", "HEADER", "PAYLOAD", "RECORD",
            "TILE_CELLS"]

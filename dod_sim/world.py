@@ -1,7 +1,7 @@
 """``World``: the tables of one simulation and the schedule of phases that ticks them.
 
 The world owns every array (allocated once, here), hands them to the compiled phases as
-one :class:`~dod_sim.kernels.state.WorldState`, and only sequences calls: all per-agent
+one :class:`~dod_sim.kernels.tileworld.state.WorldState`, and only sequences calls: all per-agent
 work happens in the kernels. A phase returns a status code; the world raises the
 matching :mod:`dod_sim.errors` exception after the tick has finished, so the state is
 always consistent when an error reaches the caller.
@@ -28,13 +28,13 @@ from .blocking import BlockingPool
 from .config import Config, _dchunk, available_memory, memory_estimate
 from .errors import ConfigError, PoolClosed, StaleHandle, UnknownAgent, from_status
 from .kernels import arena as k_arena
-from .kernels import jobs as k_jobs
+from .kernels.tileworld import jobs as k_jobs
 from .kernels import mailbox as k_mailbox
-from .kernels import phases, state
+from .kernels.tileworld import phases, state
 from .kernels import status as k_status
 from .kernels.clock import BUSY_STRIDE
-from .kernels.state import COUNTER_NAMES, PF, PI, C, G
-from .kernels.tiles import ALGO_BLAKE2B, ALGO_HMAC_SHA256
+from .kernels.tileworld.state import COUNTER_NAMES, PF, PI, C, G
+from .kernels.tileworld.tiles import ALGO_BLAKE2B, ALGO_HMAC_SHA256
 from .report import Report, rss_bytes
 from .tileworld.keys import MESSAGE, TILE, schedule, world_keys
 from .tileworld.schema import AGENT_CHUNK, COLUMNS, TILEWORLD, sizes

@@ -54,7 +54,7 @@ from dod_sim.kernels.rng import (
     AMOUNT, HOTSPOT, KILL, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, TURN,
 )
-from dod_sim.kernels.state import PI, C, G
+from dod_sim.kernels.tileworld.state import PI, C, G
 
 __all__ = ["mix64", "row_key", "draw", "uniform", "tick", "mailboxes", "TILE", "RECORD"]
 

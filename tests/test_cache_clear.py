@@ -15,20 +15,20 @@ def _env(tmp_path):
 
 def _ours(env) -> list:
     """Where dod_sim's own compiled kernels and generated models go under ``env``."""
-    code = ("from dod_sim import kernels; from dod_sim.model import cache_dir; "
-            "print(kernels.cache_dir_of(kernels.KERNELS_DIR)); print(cache_dir())")
+    code = ("import os; from dod_sim import kernels; from dod_sim.model import cache_dir; "
+            "print(kernels.cache_dir_of(kernels.KERNELS_DIR)); print(kernels.cache_dir_of("
+            "os.path.join(kernels.KERNELS_DIR, 'tileworld'))); print(cache_dir())")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True, check=True, timeout=120).stdout.split("\n")
-    return out[:2]
+    return out[:3]
 
 
 @pytest.mark.slow
 def test_cache_clear_leaves_other_projects_files(tmp_path):
     env = _env(tmp_path)
-    kernel_cache, model_cache = _ours(env)
-    os.makedirs(kernel_cache, exist_ok=True)
-    os.makedirs(model_cache, exist_ok=True)
-    ours = [os.path.join(kernel_cache, "phases.tiles-40.py311.nbi"),
+    kernel_cache, tileworld_cache, model_cache = _ours(env)
+    ours = [os.path.join(kernel_cache, "blake2b.mac_rows-40.py311.nbi"),
+            os.path.join(tileworld_cache, "phases.tiles-40.py311.nbi"),
             os.path.join(model_cache, "dod_sim_model_walk_0123456789abcdef.py")]
     foreign = [tmp_path / "numba" / "other_project" / "fast.f-3.py311.nbi",
                tmp_path / "numba" / "other_project" / "fast.f-3.py311.0.nbc",

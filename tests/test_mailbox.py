@@ -184,7 +184,7 @@ def test_messages_to_dead_slots_are_undeliverable():
 @pytest.mark.parametrize("chunk, keys_rows", [(1000, 2), (1024, 1)])
 def test_delivery_refuses_a_chunk_not_a_power_of_two_or_short_keys(chunk, keys_rows):
     from dod_sim.kernels.mailbox import deliver
-    from dod_sim.kernels.state import PI
+    from dod_sim.kernels.tileworld.state import PI
     from dod_sim.kernels.status import BAD_ARGUMENT
 
     w = World(Config(agents=5, capacity=8, side=64, tile_updates=2, seed=1))

@@ -9,7 +9,7 @@ import numba
 import pytest
 
 from dod_sim import Config, ConfigError, World, precompile
-from dod_sim.kernels.state import state_type
+from dod_sim.kernels.tileworld.state import state_type
 
 
 def test_state_type_is_the_type_of_every_world():
@@ -44,7 +44,7 @@ def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):
     # are there for this process (no code is loaded to tell)
     code = textwrap.dedent("""
         from dod_sim import precompile
-        from dod_sim.kernels import phases
+        from dod_sim.kernels.tileworld import phases
         index = lambda fn: fn._cache._cache_file._load_index()
         assert precompile.tick_is_cold()
         assert not index(phases.end_tick) and not index(phases.arena_slice)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dod_sim import Config, ConfigError, World
-from dod_sim.kernels.state import COUNTER_NAMES
+from dod_sim.kernels.tileworld.state import COUNTER_NAMES
 
 rates = st.floats(0.0, 1.0, allow_nan=False)
 valid = st.fixed_dictionaries({

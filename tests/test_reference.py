@@ -17,7 +17,7 @@ import pytest
 import naive_tileworld as naive
 from dod_sim import ArenaExhausted, Config, World, runtime
 from dod_sim.kernels import rng as k_rng
-from dod_sim.kernels.state import COUNTER_NAMES, GAUGE_NAMES, PI
+from dod_sim.kernels.tileworld.state import COUNTER_NAMES, GAUGE_NAMES, PI
 from dod_sim.mailbox import decode
 from dod_sim.tiles import decode_payload, split_record
 

@@ -9,7 +9,7 @@ from snapfile import _entry, _join, _split
 
 from dod_sim import Config, SnapshotError, World
 from dod_sim.config import memory_estimate
-from dod_sim.kernels.indices import PI
+from dod_sim.kernels.tileworld.indices import PI
 from dod_sim.schema import Array, Finite, InRange, Schema, Table
 from dod_sim.tileworld.schema import TILEWORLD
 
@@ -57,7 +57,7 @@ def test_bad_declarations_are_refused():
 
 
 def test_kernels_see_the_schema_in_its_order():
-    from dod_sim.kernels.state import FIELDS
+    from dod_sim.kernels.tileworld.state import FIELDS
 
     assert [f[0] for f in FIELDS] == list(TILEWORLD.names())
     assert all(len(TILEWORLD[n].shape) == ndim for n, _, ndim in FIELDS)

@@ -8,7 +8,7 @@ import struct
 
 import numpy as np
 import pytest
-from dod_sim.kernels.state import PI
+from dod_sim.kernels.tileworld.state import PI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

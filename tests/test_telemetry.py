@@ -6,7 +6,7 @@ import time
 import numba
 import numpy as np
 import pytest
-from dod_sim.kernels.state import COUNTER_NAMES
+from dod_sim.kernels.tileworld.state import COUNTER_NAMES
 
 from dod_sim import Config, ConfigError, World, runtime
 from dod_sim.blocking import BlockingPool

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dod_sim.kernels import blake2b, sha256
-from dod_sim.kernels.tiles import (
+from dod_sim.kernels.tileworld.tiles import (
     ALGO_BLAKE2B, ALGO_HMAC_SHA256, HEADER, RECORD, TILE_CELLS, generate, read_version,
     refresh_tiles,
 )

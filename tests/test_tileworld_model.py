@@ -7,7 +7,7 @@ import pytest
 
 from dod_sim import Config, World
 from dod_sim.errors import ConfigError
-from dod_sim.kernels.state import PI
+from dod_sim.kernels.tileworld.state import PI
 from dod_sim.models import tileworld
 
 pytestmark = pytest.mark.tileworld_model

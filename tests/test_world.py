@@ -13,7 +13,7 @@ import pytest
 from dod_sim import ArenaExhausted, Config, ConfigError, StaleHandle, UnknownAgent, World, runtime
 from dod_sim.arena import zeroed_pages
 from dod_sim.config import memory_estimate
-from dod_sim.kernels.agents import _toward
+from dod_sim.kernels.tileworld.agents import _toward
 from dod_sim.world import ARENA_PREFAULT_BYTES, _make_resident
 from dod_sim.tiles import decode_payload, split_record
 
@@ -56,7 +56,7 @@ def test_conservation_holds_every_tick_with_chaos():
 
 
 def r_idx(name):
-    from dod_sim.kernels.state import COUNTER_NAMES
+    from dod_sim.kernels.tileworld.state import COUNTER_NAMES
     return COUNTER_NAMES.index(name)
 
 
@@ -406,7 +406,7 @@ def _turns(c, d, tm, tan_tm, out):
 
 @pytest.mark.parametrize("tm", [0.0, 0.1, 0.3, 1.0, 1.6, 3.14])
 def test_turn_towards_the_target_is_atan2_clamped(tm):
-    # the act pass avoids atan2f (module kernels.agents, _toward); it must give the
+    # the act pass avoids atan2f (module kernels.tileworld.agents, _toward); it must give the
     # clamped angle of atan2 to float32 rounding, including on the axes and at zero
     rng = np.random.default_rng(7)
     c = np.concatenate([rng.normal(size=20_000), rng.normal(size=20_000) * 1e-3,

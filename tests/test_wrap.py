@@ -4,7 +4,7 @@ after 2**31 ticks: a run that would pass that tick is refused before it starts."
 import pytest
 
 from dod_sim import Config, ConfigError, World
-from dod_sim.kernels.indices import PI
+from dod_sim.kernels.tileworld.indices import PI
 
 LAST = 2**31 - 1
 

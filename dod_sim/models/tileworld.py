@@ -14,7 +14,7 @@ function of one row cannot do: ``act`` signs and verifies the messages of 4 rows
 BLAKE2b vector call and sends (writes a recipient's future mailbox through delivery),
 ``deliver`` is a counting sort with prefix sums, ``arena`` hands out ranges by a prefix
 sum over chunks, ``chaos`` pops a shared free-slot stack. They are the engine's own
-kernels (``dod_sim.kernels.phases``), compiled once for World's state and called by
+kernels (``dod_sim.kernels.tileworld.phases``), compiled once for World's state and called by
 address (:mod:`dod_sim.kernels.calls`): the model compiles a few lines per system, not
 the phases a second time.
 
@@ -32,10 +32,10 @@ from typing import NamedTuple
 import numpy as np
 
 from ..config import Config
-from ..kernels import phases
+from ..kernels.tileworld import phases
 from ..kernels._jit import kernel
 from ..kernels.calls import address, call
-from ..kernels.state import FIELDS, PF
+from ..kernels.tileworld.state import FIELDS, PF
 from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, column_mean
 from ..tileworld.schema import TILEWORLD
 
@@ -90,7 +90,7 @@ def _make(p, agents, seed, columns):
     phases and the model read and write the same arrays."""
     from numba import int64, typeof
 
-    from ..kernels.state import make
+    from ..kernels.tileworld.state import make
     from ..tileworld.keys import world_keys
     from ..world import TICK, allocate
 

@@ -4,13 +4,13 @@ One table, ``agents``, of ``rows`` (the capacity) rows, and the arrays that are 
 agent: parameters and counters, the double-buffered message pool, delivery and act
 scratch, the tile map, the arena. Allocation, the memory estimate, snapshots and their
 restore-time checks, the state digest, the columns view and the kernels' structref
-(:mod:`dod_sim.kernels.state`) all come from :data:`TILEWORLD` and :func:`sizes`.
+(:mod:`dod_sim.kernels.tileworld.state`) all come from :data:`TILEWORLD` and :func:`sizes`.
 """
 
 from __future__ import annotations
 
 from ..kernels.arena import EPOCH, HIGH, META, USED
-from ..kernels.indices import PF, PI, C, G
+from ..kernels.tileworld.indices import PF, PI, C, G
 from ..kernels.mailbox import SIGNED  # bytes of a message record its tag covers
 from ..schema import (AbsBelow, Array, CountOf, Entry, Finite, FreeStack, Gather, Head, InRange,
                       Live, Masked, OneOf, Prefix, Ranges, RowIndex, Schema, Table, Where)
@@ -21,7 +21,7 @@ __all__ = ["TILEWORLD", "COLUMNS", "AGENT_CHUNK", "sizes"]
 AGENT_CHUNK = 256  # rows per chunk of the agent kernels: 12 chunks at 3,000 agents
 
 RECORD = 64        # bytes of a message record (dod_sim.kernels.mailbox.RECORD)
-TILE_RECORD = 1032  # tile id, version, 1,024-byte payload (dod_sim.kernels.tiles.RECORD)
+TILE_RECORD = 1032  # tile id, version, 1,024-byte payload (dod_sim.kernels.tileworld.tiles.RECORD)
 TAG = 32
 I64 = 2**63 - 1
 FLAG = OneOf((0, 1))

@@ -6,7 +6,7 @@ Each job runs on one pool thread and never starts parallel regions of its own, s
 the map taken between ticks, never the live arrays.
 """
 
-from ._jit import kernel
+from .._jit import kernel
 from .tiles import TILE_CELLS, decode_tile, verify_range
 
 __all__ = ["reverify_tiles", "rebuild_cost"]

@@ -16,11 +16,11 @@ the other workers for a region costs about as much as hashing a chunk.
 import numpy as np
 from numba import prange
 
-from ._jit import kernel
-from .blake2b import chunk_rows, count_false
-from .blake2b_lanes import mac_range_best, verify_range_best
-from .rng import TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, draw, row_key, uniform
-from .sha256 import hmac_range, hmac_verify_range
+from .._jit import kernel
+from ..blake2b import chunk_rows, count_false
+from ..blake2b_lanes import mac_range_best, verify_range_best
+from ..rng import TILE_BYTES, TILE_PICK, TILE_TAMPER, TILE_TAMPER_BYTE, draw, row_key, uniform
+from ..sha256 import hmac_range, hmac_verify_range
 
 __all__ = [
     "HEADER", "PAYLOAD", "RECORD", "ROW_BYTES", "TILE_CELLS", "CELL_BYTES",

@@ -16,8 +16,8 @@ from numba import types
 from numba.experimental import structref
 from numba.np.numpy_support import from_dtype
 
-from ..tileworld.schema import TILEWORLD
-from ._jit import kernel
+from ...tileworld.schema import TILEWORLD
+from .._jit import kernel
 from .indices import COUNTER_NAMES, GAUGE_NAMES, PF, PI, C, G
 
 __all__ = ["WorldStateType", "WorldState", "state_type", "FIELDS", "PI", "PF", "C", "G",

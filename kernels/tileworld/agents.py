@@ -11,14 +11,14 @@ import math
 import numpy as np
 from numba import prange
 
-from ._bits import bits_from_f32, f32_from_bits
-from ._jit import inline, kernel
-from ._stack import stack_empty
-from .clock import busy_add, cycles
-from .blake2b_lanes import LANES, hash_group4, hash_group8
-from .mailbox import HINT, SHARE, SIGNED, TAG, compose, record_u32, sum_column
-from .prefetch import prefetch
-from .rng import (
+from .._bits import bits_from_f32, f32_from_bits
+from .._jit import inline, kernel
+from .._stack import stack_empty
+from ..blake2b_lanes import LANES, hash_group4, hash_group8
+from ..clock import busy_add, cycles
+from ..mailbox import HINT, SHARE, SIGNED, TAG, compose, record_u32, sum_column
+from ..prefetch import prefetch
+from ..rng import (
     AMOUNT, HOTSPOT, KIND, RECIPIENT, SEND, SPAWN_HEADING, SPAWN_X, SPAWN_Y, TAG_BIT,
     TAG_TAMPER, TURN, draw, row_key, uniform,
 )

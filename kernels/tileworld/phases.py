@@ -8,13 +8,14 @@ consistent when Python turns a code into an exception.
 
 import numpy as np
 
-from ._jit import kernel
+from .._jit import kernel
+from ..arena import USED, rotate_epoch
+from ..mailbox import deliver
+from ..rng import KILL, row_key, uniform
+from ..status import OK, UNKNOWN_AGENT
 from .agents import act, init_row, kill_row, pop_slot
-from .arena import USED, rotate_epoch, slice_rows
-from .mailbox import deliver
-from .rng import KILL, row_key, uniform
+from .cache import slice_rows
 from .state import C, G, PF, PI
-from .status import OK, UNKNOWN_AGENT
 from .tiles import RECORD, pick_distinct, refresh_tiles
 
 
