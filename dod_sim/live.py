@@ -4,7 +4,10 @@
 The kernels release the GIL, so a world can tick in a background thread while the
 calling thread (a Jupyter kernel, a GUI, a server) stays responsive. The thread calls
 ``world.run(chunk)`` repeatedly, so the telemetry of every finished chunk is available
-between chunks; ``LiveRun.stop()`` ends the run after the tick in progress.
+between chunks; ``LiveRun.stop()`` ends the run after the tick in progress. A
+``World`` (the tileworld) and any model's ``ModelWorld`` run alike: a model's report is
+its :class:`~dod_sim.report.ModelReport` and its columns are ``tick_ms`` and the
+model's statistics.
 
 >>> from dod_sim import Config, World
 >>> live = run_in_background(World(Config(agents=100, side=64, tile_updates=4)), 40)
@@ -32,7 +35,7 @@ import numpy as np
 from . import runtime, snapshot
 from .errors import ConfigError
 from .kernels.tileworld.state import COUNTER_NAMES, G
-from .report import Report, rss_bytes
+from .report import ModelReport, Report, rss_bytes
 
 __all__ = ["LiveRun", "live_figure", "run_in_background"]
 
@@ -93,7 +96,7 @@ class LiveRun:
         self._pause = threading.Event()  # set while a snapshot waits for a tick boundary
         self._requests: list = []  # (path, key, Future) of snapshots to take between ticks
         self._lock = threading.Lock()  # guards _reports and _done: held for an append
-        self._reports: list[Report] = []
+        self._reports: list = []  # Report, or (ModelReport, statistics) of a model
         self._done = 0
         self._empty: dict = {}
         self._thread = threading.Thread(target=self._main, daemon=True,
@@ -101,6 +104,11 @@ class LiveRun:
 
     def _init_empty(self, world):
         # What an empty report needs, read now, before the thread can tick the world.
+        if _is_model(world):
+            self._empty = {"model": world.model.name, "agents": world.live,
+                           "threads": world.threads,
+                           "stats": {name: np.zeros(0) for name in world.model.stats}}
+            return
         self._empty = {
             "config": world.config, "threads": world.threads,
             "phase_names": tuple(p.name for p in world.schedule),
@@ -143,17 +151,18 @@ class LiveRun:
                 n = min(self.chunk, self.ticks - self._done)
                 before = getattr(world, "last_report", None)
                 try:
-                    rep = world.run(n, stop=_Either(self._stop, self._pause))
+                    out = world.run(n, stop=_Either(self._stop, self._pause))
                 except BaseException:
                     # World.run records the report of the ticks it finished before it
                     # raises a phase's error: keep them, the failing tick included.
                     after = getattr(world, "last_report", None)
-                    if after is not None and after is not before:
+                    if after is not None and after is not before and not _is_model(world):
                         self._append(after)
                     raise
+                rep = (world.last_report, out) if _is_model(world) else out
                 self._append(rep)
                 self._serve()
-                if rep.ticks < n and self._stop.is_set():  # stopped inside the chunk
+                if _ticks(rep) < n and self._stop.is_set():  # stopped inside the chunk
                     break
         except BaseException as e:  # noqa: BLE001 - kept for join(), which raises it
             self.error = e
@@ -174,12 +183,12 @@ class LiveRun:
             else:
                 future.set_result(self.world.tick)
 
-    def _append(self, rep: Report):
-        if rep.ticks == 0:  # a stop that came before the chunk's first tick
+    def _append(self, rep):
+        if _ticks(rep) == 0:  # a stop that came before the chunk's first tick
             return
         with self._lock:
             self._reports.append(rep)
-            self._done += rep.ticks
+            self._done += _ticks(rep)
 
     # ---- control -----------------------------------------------------------------------
 
@@ -235,11 +244,11 @@ class LiveRun:
 
     # ---- telemetry ---------------------------------------------------------------------
 
-    def _snapshot(self) -> list[Report]:
+    def _snapshot(self) -> list:
         with self._lock:
             return list(self._reports)
 
-    def report(self) -> Report:
+    def report(self) -> Report | ModelReport:
         """A :class:`~dod_sim.Report` of the ``done`` ticks so far, safe to call while
         the run goes on.
 
@@ -250,10 +259,20 @@ class LiveRun:
         census, rss, arena, provenance, threads_choice and phase_threads are the last
         chunk's, and so is ``steady``: ``allocations_per_s()`` covers the steady state of
         the last chunk only. Before the first chunk ends the report has 0 ticks and the
-        state at start.
+        state at start. A model's world gives a :class:`~dod_sim.report.ModelReport`,
+        its tick_ns concatenated and wall_ns and cpu_ns summed the same way.
         """
         reps = self._snapshot()
         e = self._empty
+        if _is_model(self.world):
+            if not reps:
+                return ModelReport(model=e["model"], agents=e["agents"], threads=e["threads"],
+                                   tick_ns=np.zeros(0, np.int64), wall_ns=0, cpu_ns=0)
+            reps = [r for r, _ in reps]
+            return dataclasses.replace(
+                reps[-1], tick_ns=np.concatenate([r.tick_ns for r in reps]),
+                wall_ns=sum(r.wall_ns for r in reps), cpu_ns=sum(r.cpu_ns for r in reps),
+                nrt_allocations=sum(r.nrt_allocations for r in reps))
         if not reps:
             n_ph, th = len(e["phase_names"]), e["threads"]
             z = np.zeros
@@ -285,10 +304,19 @@ class LiveRun:
         )
 
     def columns(self) -> dict:
-        """The per-tick columns (``Report.columns()``) of the ``done`` ticks so far: a
+        """The per-tick columns (``Report.columns()``; for a model's world ``tick``,
+        ``tick_ms`` and each of the model's statistics) of the ``done`` ticks so far: a
         dict of fresh numpy arrays, all of length ``done``; safe to call while the run
         goes on (it never waits for a tick)."""
-        return self.report().columns()
+        if not _is_model(self.world):
+            return self.report().columns()
+        reps = self._snapshot()
+        tick_ns = np.concatenate([r.tick_ns for r, _ in reps]) if reps else np.zeros(0)
+        out = {"tick": np.arange(tick_ns.shape[0]), "tick_ms": tick_ns / 1e6}
+        for name, empty in self._empty["stats"].items():
+            out[name] = np.concatenate([np.asarray(t[name], np.float64) for _, t in reps]) \
+                if reps else empty
+        return out
 
     def __repr__(self) -> str:
         state = ("running" if self.running else
@@ -297,9 +325,19 @@ class LiveRun:
         return f"LiveRun({self.done} of {self.ticks} ticks, chunk {self.chunk}, {state})"
 
 
+def _is_model(world) -> bool:
+    """A model's world (``ModelWorld``) rather than the tileworld's ``World``."""
+    return hasattr(world, "model")
+
+
+def _ticks(rep) -> int:
+    return (rep[0] if isinstance(rep, tuple) else rep).ticks
+
+
 def run_in_background(world, ticks: int, *, chunk: int = 20) -> LiveRun:
-    """Start ticking ``world`` for ``ticks`` ticks in a background thread and return the
-    :class:`LiveRun` that watches and controls it.
+    """Start ticking ``world`` (a ``World`` or any model's ``ModelWorld``) for ``ticks``
+    ticks in a background thread and return the :class:`LiveRun` that watches and
+    controls it.
 
     The thread calls ``world.run(chunk, stop=...)`` until ``ticks`` ticks are done,
     ``stop()`` is called (the run ends after the tick in progress) or a tick raises

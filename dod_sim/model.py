@@ -1940,8 +1940,15 @@ class ModelWorld:
         """Write the state (every column's current buffer, the resources marked
         ``state``, the tick, the parameters and seed) to ``path`` atomically, in the
         format of :mod:`dod_sim.snapshot`, ended by a MAC under ``key`` (1..64 bytes)
-        when one is given."""
-        snapshot.save(self, path, key)
+        when one is given. While a background run (:mod:`dod_sim.live`) ticks the world,
+        the snapshot is taken at the end of its compiled batch in progress."""
+        from .live import live_run_of
+
+        run = live_run_of(self)
+        if run is not None:
+            run.snapshot(path, key=key)
+        else:
+            snapshot.save(self, path, key)
 
     @classmethod
     def restore(cls, path, model: "Model", *, threads: int | None = None,

@@ -190,3 +190,51 @@ def test_a_snapshot_during_a_background_run_is_taken_between_ticks(tmp_path):
     live.join()
     end = tmp_path / "end.snap"
     assert live.snapshot(end) == 3000 == World.restore(end).tick  # after the run: final
+
+
+# ---- a model's world runs alike --------------------------------------------------------
+
+
+def _wealth(seed=3):
+    from dod_sim import ModelWorld
+    from dod_sim.models import wealth
+
+    return ModelWorld(wealth.MODEL, 400, seed=seed, threads=1)
+
+
+def test_a_model_background_run_equals_a_foreground_run():
+    m, ref = _wealth(), _wealth()
+    live = run_in_background(m, 250, chunk=40)
+    rep = live.join(timeout=120)
+    table = ref.run(250)
+    assert rep.ticks == 250 == live.done and m.state_digest() == ref.state_digest()
+    cols = live.columns()
+    assert set(cols) == {"tick", "tick_ms", "gini"}
+    assert np.array_equal(cols["gini"], table["gini"]) and (cols["tick_ms"] > 0).all()
+    assert rep.model == "boltzmann_wealth" and rep.summary()["ticks"] == 250
+
+
+def test_a_model_run_stops_and_snapshots_between_batches(tmp_path):
+    from dod_sim import ModelWorld
+    from dod_sim.models import wealth
+
+    m = _wealth()
+    live = run_in_background(m, 10**6, chunk=500)
+    time.sleep(0.2)
+    m.snapshot(tmp_path / "m.snap")  # served by the run between its batches
+    back = ModelWorld.restore(tmp_path / "m.snap", wealth.MODEL)
+    ref = _wealth()
+    ref.run(back.tick, stats=False)
+    assert back.tick > 0 and back.state_digest() == ref.state_digest()
+    live.stop()
+    live.join(timeout=60)
+    assert live.done < 10**6 and len(live.columns()["gini"]) == live.done
+    assert live.report().ticks == live.done
+
+
+def test_live_figure_of_a_model_statistic():
+    pytest.importorskip("matplotlib")
+    live = run_in_background(_wealth(), 80, chunk=20)
+    fig = live_figure(live, columns=("gini", "tick_ms"), every=0.05)
+    x, y = fig.get_axes()[0].get_lines()[0].get_data()
+    assert len(x) == len(y) == 80 and live.report().ticks == 80
