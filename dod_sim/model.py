@@ -200,6 +200,14 @@ class Turns:
     drawn, skipping those that die before their turn; given a population it may
     ``kill`` and ``spawn``. One thread: the turns depend on each other.
 
+    Several kinds in one order: ``table=("citizens", "cops")`` gives every row of those
+    tables a turn in one order (Mesa's ``shuffle_do`` over all agents; ``"rows"``: the
+    tables one after the other), and ``fn(kind, i, key, p, *arrays)`` gets the turn's
+    table as its index ``kind`` in that tuple and ``i``, the row in it. Unqualified
+    names in ``reads`` and ``writes`` must then name one column of one table (or write
+    ``table.column``); each turn's key is its entry's own (the tables' rows numbered
+    one after the other).
+
     With :class:`Rows` (simultaneous: every row from the tick's old state) and systems
     in sequence (staged), these are the model API's activation orders."""
 
@@ -208,10 +216,18 @@ class Turns:
     reads: tuple = ()
     writes: tuple = ()
     order: str = "random"
-    table: str | None = None
+    table: str | tuple | None = None
 
     def __post_init__(self):
         _check_system(self)
+        if isinstance(self.table, (tuple, list)):
+            tables = tuple(self.table)
+            if len(tables) < 2 or not all(isinstance(t, str) for t in tables) \
+                    or len(set(tables)) != len(tables):
+                raise ConfigError(f"systems.{self.name}.table={self.table!r} must be a table "
+                                  f"name or a tuple of two or more distinct table names",
+                                  field=f"systems.{self.name}.table", value=self.table)
+            object.__setattr__(self, "table", tables)
         if self.order not in ("random", "rows"):
             raise ConfigError(f"systems.{self.name}.order={self.order!r} must be 'random' "
                               f"or 'rows'", field=f"systems.{self.name}.order",
@@ -580,8 +596,10 @@ class Model:
         self._res_names = {r.name for r in self.resources}
         alive = {i.alive for i in self.table_info.values()} if self.dynamic else set()
         ids = {i.id for i in self.table_info.values()} if self.dynamic else set()
-        #: Per system, its reads, writes and spawn as names in the model, and its table.
+        #: Per system, its reads, writes and spawn as names in the model, and its table
+        #: (the first, for turns across several tables: ``kinds`` has them all).
         self.io = {}
+        self.kinds = {}
         sys_names = set()
         for s in self.setup + self.systems:
             field = f"systems.{s.name}"
@@ -594,8 +612,11 @@ class Model:
             if not _is_numba(s.fn):
                 raise ConfigError(f"{field}.fn must be a Numba-compiled function",
                                   field=f"{field}.fn", value=s.fn)
-            table = self._table(f"{field}.table", s.table)
-            io = _IO(*(tuple(self._resolve(field, n, table)
+            kinds = s.table if isinstance(s.table, tuple) else None
+            if kinds is not None:
+                self.kinds[s.name] = tuple(self._table(f"{field}.table", t) for t in kinds)
+            table = self._table(f"{field}.table", kinds[0] if kinds else s.table)
+            io = _IO(*(tuple(self._resolve(field, n, None if kinds else table)
                              for n in _names(f"{field}.{part}", getattr(s, part, ())))
                        for part in ("reads", "writes", "spawn")), table)
             self.io[s.name] = io
@@ -759,8 +780,12 @@ class _Plan:
         # the order of a table's random turns (a dynamic table uses its population's)
         self.turn_tables = () if model.dynamic else tuple(dict.fromkeys(
             model.io[s.name].table for s in model.setup + model.systems
-            if isinstance(s, Turns) and s.order == "random"))
+            if isinstance(s, Turns) and s.order == "random" and s.name not in model.kinds))
         self.args += [f"t_{t}" for t in self.turn_tables]
+        # the order of each random turns system across several tables: every table's rows
+        self.turn_orders = tuple(s.name for s in model.setup + model.systems
+                                 if s.name in model.kinds and s.order == "random")
+        self.args += [f"o_{name}" for name in self.turn_orders]
         self.par = {name: k for k, name in enumerate(model.double)}
 
     def fn(self, f, per_row=False) -> str:
@@ -832,9 +857,57 @@ def _rows_driver(plan, s, k, stream) -> list:
     return lines + [""]
 
 
+def _kinds_driver(plan, s, k, stream) -> list:
+    """The sequential loop of a Turns system across several tables: entries numbered
+    table after table (entry e of table j is row e - first[j]), the live ones put in
+    order (random: shuffled with the tick's key; rows: as numbered), then a call
+    ``fn(kind, i, key, p, ...)`` per entry, skipping an agent that died before its turn."""
+    io, model = plan.model.io[s.name], plan.model
+    kinds = model.kinds[s.name]
+    nargs = len(io.reads) + len([w for w in io.writes if w not in io.reads])
+    arrays = [f"a{j}" for j in range(nargs)]
+    ns = [f"n{j}" for j in range(len(kinds))]
+    lives = [f"live{j}" for j in range(len(kinds))] if model.dynamic else []
+    head = ["seed", "tick"] + ns + ["p"] + (["order"] if s.order == "random" else []) + lives
+    lines = [f"# system {s.name}: turns in {s.order} order across {kinds}",
+             "@kernel", f"def _turns{k}({', '.join(head + arrays)}):"]
+    first = "0"
+    firsts = []
+    for j, n in enumerate(ns):
+        firsts.append(first)
+        first = f"{first} + {n}" if first != "0" else n
+    if s.order == "random":
+        lines.append("    m = 0")
+        for j, n in enumerate(ns):
+            lines += [f"    for i in range({n}):"]
+            if model.dynamic:
+                lines += [f"        if {lives[j]}[i] == ALIVE:",
+                          f"            order[m] = {firsts[j]} + i", "            m += 1"]
+            else:
+                lines += [f"        order[m] = {firsts[j]} + i", "        m += 1"]
+        lines += [f"    shuffle(draw(row_key(seed, tick, 0), {stream}), order, m)",
+                  "    for j in range(m):", "        e = order[j]"]
+    else:
+        lines += [f"    for e in range({first}):"]
+    lines += ["        kind = 0", "        i = e"]
+    for j in range(1, len(ns)):
+        lines += [f"        if e >= {firsts[j]}:", f"            kind = {j}",
+                  f"            i = e - ({firsts[j]})"]
+    if model.dynamic:  # died before its turn (or a free row, in row order)
+        ok = f"{lives[-1]}[i] == ALIVE"
+        for j in range(len(ns) - 2, -1, -1):
+            ok = f"{lives[j]}[i] == ALIVE if kind == {j} else ({ok})"
+        lines += [f"        if not ({ok}):", "            continue"]
+    lines += [f"        {plan.fn(s.fn, per_row=True)}(kind, i, draw(row_key(seed, tick, e), "
+              f"{stream}), p{''.join(', ' + a for a in arrays)})", ""]
+    return lines
+
+
 def _turns_driver(plan, s, k, stream) -> list:
     """The sequential loop of a Turns system: the order (random: drawn from the tick's
     key, as the population's shuffle; rows: 0..n-1), then a call per row in it."""
+    if s.name in plan.model.kinds:
+        return _kinds_driver(plan, s, k, stream)
     io = plan.model.io[s.name]
     nargs = len(io.reads) + len([w for w in io.writes if w not in io.reads])
     arrays = [f"a{j}" for j in range(nargs)]
@@ -934,6 +1007,18 @@ def _schedule(plan, systems, fname, first) -> tuple[list, list]:
                          f"        _born{k}({n}, g, {pop}, "
                          f"{', '.join(dst + [f's_{_ident(c)}' for c in spawn])})",
                          f"    close_births({pop}, {n})"]
+        elif isinstance(s, Turns) and s.name in model.kinds:
+            drivers += _turns_driver(plan, s, k, f"ROWS_STREAM + {k}")
+            kinds = model.kinds[s.name]
+            arrays = [plan.current(r) for r in reads + tuple(w for w in writes if w not in reads)]
+            order = [f"o_{s.name}"] if s.order == "random" else []
+            lives = [plan.current(model.table_info[t].alive) for t in kinds] \
+                if model.dynamic else []
+            body.append(f"    _turns{k}(seed, tick, {', '.join(plan.rows(t) for t in kinds)}, "
+                        f"p, {', '.join(order + lives + arrays)})")
+            for t, i in model.table_info.items():  # every population it was given
+                if model.dynamic and i.population in reads + writes:
+                    body.append(f"    settle({plan.population(t)}, {plan.rows(t)}, True)")
         elif isinstance(s, Turns):
             drivers += _turns_driver(plan, s, k, f"ROWS_STREAM + {k}")
             arrays = [plan.current(r) for r in reads + tuple(w for w in writes if w not in reads)]
@@ -1526,7 +1611,9 @@ class ModelWorld:
                 raise ConfigError(f"systems.{s.name}.order={s.order!r} must be a CellIndex",
                                   field=f"systems.{s.name}.order", value=s.order)
         self._par = np.zeros(len(model.double), np.int64)
-        self._orders = tuple(np.zeros(table_rows[t], np.int64) for t in plan.turn_tables)
+        self._orders = tuple(np.zeros(table_rows[t], np.int64) for t in plan.turn_tables) + tuple(
+            np.zeros(sum(table_rows[t] for t in model.kinds[name]), np.int64)
+            for name in plan.turn_orders)
         self._args = tuple(self._store[c.name] for c in model.columns) + tuple(
             self._res[r.name] for r in model.resources) + tuple(self._spawned.values()) \
             + self._orders
