@@ -3,7 +3,7 @@ tables, and the machine's own limits measured in the same run.
 
 * seed: 3,000 agents paced at 50 ms (WORKLOAD.md's seed scenario), thread count chosen
   by the runtime, beside the article's four rows (quoted) and the references measured
-  on this machine for issue 11 (quoted; Tokio and Node are not run here).
+  on a 2-core Zen 3 VM (quoted; Tokio and Node are not run here).
 * scaling: unpaced runs at 3,000 / 30,000 / 300,000 / 1,000,000 agents on 1 thread,
   on every core and (up to 100,000 agents) with the runtime's measured plan of threads
   per phase ("auto"), each in its own process so that its resident memory is its own;
@@ -52,7 +52,7 @@ ARTICLE = (
      "30-40 ERR_IPC_CHANNEL_CLOSED/min"),
     ("Rust + Tokio", "34%", "14 ms", "124 k/s", "0"),
 )
-REFERENCES_SOURCE = ("issue 11: the WORKLOAD.md seed scenario measured on this 2-core VM "
+REFERENCES_SOURCE = ("the workload's seed scenario measured on a 2-core AMD EPYC Zen 3 VM "
                      "(not re-run by this benchmark)")
 # (implementation, p99 ms, CPU %) at 3,000 agents paced at 50 ms.
 REFERENCES = (
