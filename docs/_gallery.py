@@ -6,7 +6,7 @@ thread and is drawn with :func:`dod_sim.draw.plot` into ``_generated/gallery/NAM
 beside this file (git-ignored). ``docs/conf.py`` calls :func:`connect`, so the pictures
 are made when the builder starts, before ``gallery.md`` is read; a model that fails is
 a build warning (an error under ``-W``) naming it. With the models in Numba's cache
-(``dod-sim warmup``) all of them take a few seconds; cold, their compilation takes
+(``dod-sim warmup --gallery``) all of them take a few seconds; cold, their compilation takes
 about a minute on 2 cores.
 
 ``gallery.md`` has a section per model, written by hand. A model that has none yet

@@ -4,7 +4,7 @@
                 [--snapshot PATH [--snapshot-every N]] [--resume PATH]
     dod-sim run --model NAME|module:attribute [--param k=v ...] [--agents N]
                 [--ticks N] [--threads N] [--seed N] [--snapshot PATH] [--json]
-    dod-sim warmup [--jobs N] [--skip UNIT ...]
+    dod-sim warmup [--jobs N] [--gallery] [--skip UNIT ...]
     dod-sim cache clear|info
     dod-sim bench [tick|auth|models|framework|roofline] [--quick] [--json]
     dod-sim soak [--agents N] [--ticks N] [--json]
@@ -110,12 +110,17 @@ def _parser() -> argparse.ArgumentParser:
                            "(its own config; only --threads applies)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON only")
 
-    warmup = sub.add_parser("warmup", help="compile every kernel and model into the on-disk cache")
+    warmup = sub.add_parser("warmup", help="compile the tick's kernels and the reference "
+                                           "models (--gallery: every model) into the cache")
     warmup.add_argument("--jobs", type=_count("--jobs", 1), default=None,
                         help="worker processes compiling side by side (default: the "
                              "runtime's thread count, every core)")
+    warmup.add_argument("--gallery", action="store_true",
+                        help="the rest of Mesa's gallery too (game_of_life, virus, pd_grid, "
+                             "civil_violence, wolf_sheep, sugarscape); else each compiles "
+                             "on first use")
     warmup.add_argument("--skip", action="append", default=[], metavar="UNIT",
-                        choices=precompile.PHASES + precompile.MODELS,
+                        choices=precompile.PHASES + precompile.MODELS + precompile.GALLERY,
                         help="leave out a unit (repeatable), e.g. model:tileworld")
     cache = sub.add_parser("cache", help="manage the compiled-kernel cache")
     cache.add_argument("action", choices=("clear", "info"))
@@ -392,7 +397,8 @@ def _cmd_warmup(args) -> int:
     jobs = args.jobs or runtime.default_threads()
     print(f"compiling the tick's kernels and the models into the cache, {jobs} processes ...")
     t = time.perf_counter()
-    units = [u for u in precompile.PHASES + precompile.MODELS if u not in args.skip]
+    units = [u for u in precompile.PHASES + precompile.MODELS
+             + (precompile.GALLERY if args.gallery else ()) if u not in args.skip]
     precompile.compile_units(units, jobs=jobs,
                              progress=lambda unit, secs: print(f"  {unit:18s} {secs:6.1f} s"))
     compiled = time.perf_counter() - t

@@ -35,8 +35,11 @@ def test_units_are_the_tick_and_the_models():
 
     phases = {u.split(":")[1] for u in precompile.PHASES}
     assert phases == {p.name for p in TICK} | {"init", "setup"}
-    assert {u.split(":")[1] for u in precompile.MODELS} == set(MODELS) | {"tileworld"}
-    assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + precompile.MODELS)
+    models = precompile.MODELS + precompile.GALLERY
+    assert {u.split(":")[1] for u in models} == set(MODELS) | {"tileworld"}
+    assert {u.split(":")[1] for u in precompile.MODELS} == {"tileworld", "wealth", "schelling",
+                                                             "boids"}
+    assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + models)
 
 
 def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):
