@@ -7,8 +7,8 @@ beside three floors, each the phase's work per tick at one of this machine's rat
 measured in the same run on as many threads as the phase runs on:
 
 * **hash**: BLAKE2b compressions x the lane kernel's measured time per compression
-  (``dod_sim.auth.mac``, impl "auto"; one compression per 48-byte message, nine per
-  1,032-byte tile record, each signed and verified once);
+  (``dod_sim.auth.mac``, impl "auto", parallel over rows; one compression per 48-byte
+  message, nine per 1,032-byte tile record, each signed and verified once);
 * **stream**: bytes read and written x the measured streaming bandwidth (a parallel copy
   of 256 MiB, counted as read + write);
 * **random**: random cache-line accesses x the measured time per access (a parallel
@@ -121,27 +121,20 @@ def chase_latency_ns(nbytes: int = 256 * 2**20, steps: int = 1 << 20) -> float:
 
 
 def compression_ns(threads: int, rows: int = 1 << 17) -> dict:
-    """Nanoseconds per BLAKE2b compression of the lane kernel (``dod_sim.auth.mac``)
-    with ``threads`` threads each tagging its share at once, for 48-byte messages (one
-    block) and 1,032-byte tile records (nine)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Nanoseconds per BLAKE2b compression of the lane kernel (``dod_sim.auth.mac``,
+    parallel over rows) on ``threads`` threads, for 48-byte messages (one block) and
+    1,032-byte tile records (nine)."""
     from . import auth
 
     key = bytes(range(32))
     rng = np.random.default_rng(2)
     msgs = rng.integers(0, 256, (rows, MESSAGE_SIGNED), dtype=np.uint8)
     tiles = rng.integers(0, 256, (max(threads, rows // 16), TILE_RECORD), dtype=np.uint8)
-    with ThreadPoolExecutor(threads) as pool:  # the kernels release the GIL
-
-        def rate(data, digest_size):
-            parts = np.array_split(data, threads)
-            t = _best(lambda: list(pool.map(lambda d: auth.mac(d, key, digest_size=digest_size),
-                                            parts)), 3)
-            return t * 1e9
-
-        return {"message": rate(msgs, 16) / rows,
-                "tile": rate(tiles, 32) / (tiles.shape[0] * TILE_BLOCKS)}
+    with runtime.threads(threads):
+        t_msg = _best(lambda: auth.mac(msgs, key, digest_size=16), 3)
+        t_tile = _best(lambda: auth.mac(tiles, key, digest_size=32), 3)
+    return {"message": t_msg / rows * 1e9,
+            "tile": t_tile / (tiles.shape[0] * TILE_BLOCKS) * 1e9}
 
 
 def machine_rates(threads: int, random_sizes, quick: bool = False) -> dict:
