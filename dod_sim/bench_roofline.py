@@ -26,12 +26,11 @@ of the caches: a phase whose data stays in cache can beat its "stream" floor.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from numba import prange
 
 from . import runtime
+from .bench import best_time
 from .kernels._jit import kernel
 
 __all__ = ["SIZES", "QUICK_SIZES", "machine_rates", "phase_work", "roofline_benchmark",
@@ -76,22 +75,12 @@ def _chase(nxt, steps):
     return i
 
 
-def _best(fn, repeat: int) -> float:
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def stream_bandwidth(threads: int, nbytes: int = 256 * 2**20, repeat: int = 3) -> float:
     """Bytes/s of a parallel copy on ``threads`` threads (read + write counted)."""
     src = np.ones(nbytes // 8, np.uint64)
     dst = np.empty_like(src)
     with runtime.threads(threads):
-        t = _best(lambda: _copy(src, dst, 1 << 16), repeat)
+        t = best_time(lambda: _copy(src, dst, 1 << 16), repeat)
     return 2 * src.nbytes / t
 
 
@@ -104,7 +93,7 @@ def random_access_ns(nbytes: int, threads: int, accesses: int = 1 << 21,
     idx = np.random.default_rng(0).integers(0, lines, accesses) * (LINE // 8)
     out = np.zeros(-(-accesses // 4096), np.uint64)
     with runtime.threads(threads):
-        t = _best(lambda: _gather(a, idx, 4096, out), repeat)
+        t = best_time(lambda: _gather(a, idx, 4096, out), repeat)
     return t / accesses * 1e9
 
 
@@ -116,7 +105,7 @@ def chase_latency_ns(nbytes: int = 256 * 2**20, steps: int = 1 << 20) -> float:
     nxt = np.empty(n * (LINE // 8), np.int64)
     stride = LINE // 8
     nxt[perm * stride] = np.roll(perm, -1) * stride  # one cycle through every line
-    t = _best(lambda: _chase(nxt, steps), 2)
+    t = best_time(lambda: _chase(nxt, steps), 2)
     return t / steps * 1e9
 
 
@@ -131,8 +120,8 @@ def compression_ns(threads: int, rows: int = 1 << 17) -> dict:
     msgs = rng.integers(0, 256, (rows, MESSAGE_SIGNED), dtype=np.uint8)
     tiles = rng.integers(0, 256, (max(threads, rows // 16), TILE_RECORD), dtype=np.uint8)
     with runtime.threads(threads):
-        t_msg = _best(lambda: auth.mac(msgs, key, digest_size=16), 3)
-        t_tile = _best(lambda: auth.mac(tiles, key, digest_size=32), 3)
+        t_msg = best_time(lambda: auth.mac(msgs, key, digest_size=16), 3)
+        t_tile = best_time(lambda: auth.mac(tiles, key, digest_size=32), 3)
     return {"message": t_msg / rows * 1e9,
             "tile": t_tile / (tiles.shape[0] * TILE_BLOCKS) * 1e9}
 
