@@ -105,7 +105,7 @@ from .kernels import neighbours as _nb
 from .kernels import population as _pop
 from .kernels._jit import kernel as _kernel
 
-__all__ = ["Column", "Rows", "Kernel", "Turns", "Stat", "column_mean", "count_of", "alive_count",
+__all__ = ["Column", "Rows", "Kernel", "Turns", "Range", "Stat", "column_mean", "count_of", "alive_count",
            "alive_mean", "Resource", "Model", "ModelWorld", "Collected", "CHUNK", "MAX_ROWS",
            "points_index", "grid_index", "IndexPoints", "IndexGrid", "cache_dir",
            "params_class"]
@@ -234,6 +234,18 @@ class Turns:
             raise ConfigError(f"systems.{self.name}.order={self.order!r} must be 'random' "
                               f"or 'rows'", field=f"systems.{self.name}.order",
                               value=self.order)
+
+
+class Range(NamedTuple):
+    """The values a numeric parameter takes in an explorer (:mod:`dod_sim.explore`):
+    ``lo`` to ``hi`` by ``step``. ``live``: the systems read it every tick, so a change
+    applies from the next tick (:meth:`ModelWorld.set_params`); otherwise the parameter
+    shapes the world or its start, and a change builds a new world."""
+
+    lo: float
+    hi: float
+    step: float
+    live: bool = False
 
 
 @dataclass(frozen=True)
@@ -499,14 +511,24 @@ class Model:
         Kernel writes to call ``kill`` and ``spawn``. Per-row loops visit live rows
         only; statistics read ``alive`` to skip the others (:func:`alive_mean`).
     view : default arguments of :func:`dod_sim.draw.plot` (``{"color": "kind"}``)
+    ranges : {param: :class:`Range` or (lo, hi, step)}, the values each numeric
+        parameter takes in an explorer (Mesa's sliders); a parameter without one gets no
+        slider
     """
 
     def __init__(self, name: str, *, params=None, columns=(), systems=(), setup=(),
-                 resources=(), stats=None, check=None, doc="", dynamic=False, view=None):
+                 resources=(), stats=None, check=None, doc="", dynamic=False, view=None,
+                 ranges=None):
         self.name = name
         self.doc = doc
         self.view = dict(view or {})
         self.params = dict(params or {})
+        self.ranges = {}
+        for k, v in dict(ranges or {}).items():
+            if not isinstance(v, (tuple, list)) or not 3 <= len(v) <= 4:
+                raise ConfigError(f"ranges.{k}={v!r} must be a Range or (lo, hi, step)",
+                                  field=f"ranges.{k}", value=v)
+            self.ranges[k] = Range(*v)
         self.dynamic = bool(dynamic)
         user = tuple(columns)
         for c in user:
@@ -594,6 +616,20 @@ class Model:
             if not isinstance(v, (bool, int, float, np.integer, np.floating)):
                 raise ConfigError(f"param {k}={v!r} must be an int, float or bool scalar",
                                   field=k, value=v)
+        for k, r in self.ranges.items():
+            v = self.params.get(k)
+            numbers = (v, r.lo, r.hi, r.step)
+            if k not in self.params or isinstance(v, (bool, np.bool_)) or not all(
+                    isinstance(x, (int, float, np.integer, np.floating))
+                    and not isinstance(x, bool) for x in numbers):
+                raise ConfigError(f"ranges.{k}={tuple(r)!r} must be numbers for a numeric "
+                                  f"parameter of the model", field=f"ranges.{k}", value=r)
+            if not (r.lo <= v <= r.hi and r.step > 0) or (
+                    isinstance(v, (int, np.integer)) and not all(
+                        float(x).is_integer() for x in (r.lo, r.hi, r.step))):
+                raise ConfigError(f"ranges.{k}={tuple(r)!r} must hold the default {v!r}, with "
+                                  f"step > 0 (whole numbers for an integer parameter)",
+                                  field=f"ranges.{k}", value=r, bound=v)
         self._col_table = {c.name: c.table for c in self.columns}
         self._res_names = {r.name for r in self.resources}
         alive = {i.alive for i in self.table_info.values()} if self.dynamic else set()
@@ -1676,6 +1712,7 @@ class ModelWorld:
             self.threads_choice = {"threads": cores, "how": f"every core (more than "
                                    f"{pacing.PROBE_MAX_AGENTS} agents)"}
         self.params = self._params(params)
+        self._agents_given = agents  # what model.check receives, again in set_params
         if model.check is not None:
             model.check(self.params, agents)
         self._mod = model.module(debug=self.debug)
@@ -1766,6 +1803,29 @@ class ModelWorld:
 
     def _mod_params(self):
         return params_class({k: _py_type(v) for k, v in self.model.params.items()})
+
+    def set_params(self, **changes) -> None:
+        """Change parameters the model declares live (``Range(live=True)``): the systems
+        read them from the next tick on. A value is checked as at construction and
+        against its range, then by the model's ``check``; a parameter that is not live
+        (it sizes the world or its start) needs a new world, and raises ConfigError
+        naming it, as does a value outside its range."""
+        for k, v in changes.items():
+            r = self.model.ranges.get(k)
+            if k in self.model.params and (r is None or not r.live):
+                raise ConfigError(f"parameter {k!r} of model {self.model.name!r} is not "
+                                  f"declared live (Range(live=True)): it takes a new world",
+                                  field=k, value=v)
+        new = self._params({**self.params._asdict(), **changes})
+        for k in changes:
+            r = self.model.ranges[k]
+            if not r.lo <= getattr(new, k) <= r.hi:
+                raise ConfigError(f"parameter {k}={changes[k]!r} is outside its range "
+                                  f"[{r.lo}, {r.hi}]", field=k, value=changes[k],
+                                  bound=(r.lo, r.hi))
+        if self.model.check is not None:
+            self.model.check(new, self._agents_given)
+        self.params = new
 
     def _init_columns(self):
         computed = {t: [] for t in self.model.tables}

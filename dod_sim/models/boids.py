@@ -35,7 +35,7 @@ from ..kernels._jit import kernel
 from ..kernels.neighbours import offset, query_span, span_cell
 from ..kernels.rng import uniform
 from ..model import (
-    Column, IndexPoints, Model, ModelWorld, Resource, Rows, Stat, points_index,
+    Column, IndexPoints, Model, ModelWorld, Range, Resource, Rows, Stat, points_index,
 )
 from ..schema import Finite, InRange
 
@@ -129,6 +129,9 @@ MODEL = Model(
     view={"color": "hx", "cmap": "twilight"},
     params={"width": 100.0, "height": 100.0, "speed": 1.0, "vision": 10.0,
             "separation": 2.0, "cohere": 0.03, "separate": 0.015, "match": 0.05},
+    # Mesa's sliders (app.py); vision sizes the neighbour index's cells: a new world
+    ranges={"speed": Range(1, 20, 1, live=True), "vision": Range(1, 50, 1),
+            "separation": Range(1, 20, 1, live=True)},
     columns=[
         Column("x", np.float64, init_x, "position, [0, width)", (Finite(), InRange(0, "width"))),
         Column("y", np.float64, init_y, "position, [0, height)", (Finite(), InRange(0, "height"))),

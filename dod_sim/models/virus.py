@@ -99,7 +99,7 @@ from ..kernels._jit import inline, kernel
 from ..kernels.prefetch import prefetch
 from ..kernels.rng import below, draw, uniform
 from ..kernels.spaces import degree, neighbour
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat, count_of
+from ..model import Column, Kernel, Model, ModelWorld, Range, Resource, Stat, count_of
 from ..schema import OneOf
 from ..spaces import random_network
 
@@ -243,6 +243,11 @@ MODEL = Model(
     params={"avg_node_degree": 3.0, "initial_outbreak_size": 1,
             "virus_spread_chance": 0.4, "virus_check_frequency": 0.4,
             "recovery_chance": 0.3, "gain_resistance_chance": 0.5},
+    # Mesa's sliders (app.py): the network and the outbreak make a new world
+    ranges={"avg_node_degree": Range(3, 8, 1), "initial_outbreak_size": Range(1, 10, 1),
+            **{k: Range(0.0, 1.0, 0.1, live=True) for k in (
+                "virus_spread_chance", "virus_check_frequency", "recovery_chance",
+                "gain_resistance_chance")}},
     columns=[
         Column("state", np.int8, SUSCEPTIBLE,
                "0 susceptible, 1 infected, 2 resistant (Mesa's State)",
