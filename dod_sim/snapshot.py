@@ -60,15 +60,15 @@ Loading checks, in this order, and raises :class:`~dod_sim.errors.SnapshotError`
 its length (``"length"``), the version (``"version"``: checked before the checksum, as a
 newer format may lay out or hash its bytes differently), the checksum of the whole file,
 streamed (``"checksum"``; ``"key"`` for a MAC that fails or a key missing on either
-side), the header (``"header"``), the config (``"config"``), then,
-with a world built from that config, every array of the table (``"array <name>"``):
-present, of the world's dtype and shape, and the keys and parameters derived from the
-config equal to the fresh world's. The state is copied, in place, into the fresh
-world's arrays (the compiled phases hold references to those buffers), and then every
-value a kernel uses as an index, count or offset is checked against the constraints the
-schema declares (ranges, row indices, disjoint mailbox ranges inside the pool, the
-free-slot stack): a file whose checksum was recomputed after its values were changed
-is refused (``"array <name>"``) before any kernel reads it.
+side), the header (``"header"``), the config (``"config"``), then, with a world built
+from that config, every array of the table (``"array <name>"``): present, of the
+world's dtype and shape, and the parameters derived from the config equal to the fresh
+world's. The state is copied, in place, into the fresh world's arrays (the compiled
+phases hold references to those buffers), and then every value a kernel uses as an
+index, count or offset is checked against the constraints the schema declares (ranges,
+row indices, disjoint mailbox ranges inside the pool, the free-slot stack, key
+schedules that are their keys' own): a file whose checksum was recomputed after its
+values were changed is refused (``"array <name>"``) before any kernel reads it.
 """
 
 from __future__ import annotations
