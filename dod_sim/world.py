@@ -412,8 +412,9 @@ class World:
     def state_digest(self) -> str:
         """A hex BLAKE2b of everything that decides the future of the world, from its
         schema: parameters, counters, every agent column, every waiting and held message,
-        the arena's bytes of the current epoch and its epoch, and the tile map. Scratch
-        and key material are left out."""
+        the arena's bytes of the current epoch and its epoch, and the tile map. Scratch,
+        the keys and the tags (which only the keys decide) are left out: the same seed
+        gives the same digest whatever the keys."""
         return self.schema.digest(self._arrays, self.schema.name.encode())
 
     # ---- snapshots -----------------------------------------------------------------------
