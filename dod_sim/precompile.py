@@ -42,11 +42,13 @@ AFTER_PHASES = frozenset({"model:tileworld"})
 # Cold compile seconds of each unit alone, measured on this machine (2026-11-27;
 # phase:init with phase:tiles, which it calls, already cached, as in a warmup; the
 # tileworld model, 2026-12-07, with the phases cached; Game of Life and the virus model
-# 2026-12-07, kernels cached): units start longest first, so the last to start is a
-# short one.
+# 2026-12-07, kernels cached; Schelling, Wolf-Sheep, Sugarscape, the prisoner's dilemma
+# and civil violence 2026-12-08, kernels cached, a fresh model cache, median of 5-10
+# runs): units start longest first, so the last to start is a short one.
 COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "model:boids": 21,
-                "model:schelling": 19, "phase:deliver": 15, "phase:init": 11, "model:wealth": 7,
-                "model:wolf_sheep": 16, "model:sugarscape": 12, "model:pd_grid": 11, "model:civil_violence": 11,
+                "model:schelling": 12, "phase:deliver": 15, "phase:init": 11, "model:wealth": 7,
+                "model:wolf_sheep": 17, "model:sugarscape": 15, "model:pd_grid": 8,
+                "model:civil_violence": 13,
                 "model:game_of_life": 6,
                 "model:virus": 5,
                 "phase:setup": 4, "phase:arena": 3,

@@ -17,23 +17,24 @@ Moves replay Mesa's sequential activation exactly. Mesa moves the unhappy agents
 a time in a uniformly random order, each to a uniformly random cell that is empty at
 that moment, which includes cells vacated by earlier movers but never its own. Moving
 them all at once would send two agents to one cell, so ``relocate`` (a whole-column
-system) does what Mesa does, in two parallel compactions and two short serial passes:
-the movers (rows with happy == 0, in row order) and the empty cells (in cell order) are
-compacted with per-chunk counts, a prefix sum and a scatter; a Fisher-Yates shuffle with
-counter-based draws puts the movers in a uniform random order; then each mover in turn
-takes a uniformly random entry of the list of empty cells and puts its own cell in its
-place (the cell it left is empty from then on). The serial passes touch only the
-movers, O(movers) each. Vacating and occupying are then two parallel passes. The
-result has Mesa's distribution exactly; the draws come from the counter-based
-generator, so a seed gives another sample than Mesa's. Happiness is assessed for all
-agents at once, as in Mesa.
+system) does what Mesa does, in two compactions and a few serial passes over the
+movers: the movers (rows with happy == 0, in row order) and the empty cells (in cell
+order) are compacted; a Fisher-Yates shuffle with counter-based draws puts the movers in
+a uniform random order; then each mover in turn takes a uniformly random entry of the
+list of empty cells and puts its own cell in its place (the cell it left is empty from
+then on); vacating and occupying are then two passes over the movers, O(movers) each.
+All of it is one sequential kernel: a compaction is one pass over a byte or an int a
+row or cell (~10 us at 10,000 agents), where six parallel loops cost ~4 s to compile
+and a thread wake-up each per step. The result has Mesa's distribution exactly; the
+draws come from the counter-based generator, so a seed gives another sample than
+Mesa's. Happiness is assessed for all agents at once, as in Mesa: the per-row system
+``assess`` (in parallel chunks), and at setup one sequential loop of the same function
+(``assess_all``: a second per-row system would compile its own parallel loop).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
-
 from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.rng import draw, uniform
@@ -42,46 +43,21 @@ from ..schema import CellOwners, Finite, InRange, OneOf
 
 __all__ = ["MODEL", "world", "agents_for"]
 
-CHUNK = 4096  # rows or cells per chunk of the compaction
-
-
 @kernel
 def init_type(i, key, p):
     return 1 if uniform(key, 0) < p.minority_pc else 0
 
 
-@kernel(parallel=True)
-def _count_equal(a, n, value, counts):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        m = 0
-        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if a[k] == value:
-                m += 1
-        counts[c] = m
-
-
-@kernel(parallel=True)
-def _scatter_equal(a, n, value, counts, out, base):
-    for c in prange((n + CHUNK - 1) // CHUNK):
-        pos = base + counts[c]
-        for k in range(c * CHUNK, min(n, (c + 1) * CHUNK)):
-            if a[k] == value:
-                out[pos] = k
-                pos += 1
-
-
 @kernel
-def compact_equal(a, n, value, counts, out, base):
+def compact_equal(a, n, value, out, base):
     """Write every k < n with a[k] == value into out[base:], in increasing order;
-    returns how many. counts : int64[>= ceil(n / CHUNK)] scratch."""
-    _count_equal(a, n, value, counts)
-    total = 0
-    for c in range((n + CHUNK - 1) // CHUNK):
-        m = counts[c]
-        counts[c] = total
-        total += m
-    _scatter_equal(a, n, value, counts, out, base)
-    return total
+    returns how many."""
+    m = 0
+    for k in range(n):
+        if a[k] == value:
+            out[base + m] = k
+            m += 1
+    return m
 
 
 @kernel
@@ -99,32 +75,13 @@ def place(key, n, p, x, y, occ, pool):
         occ[pool[k]] = k
 
 
-@kernel(parallel=True)
-def _vacate(movers, m, x, y, width, occ):
-    for c in prange((m + CHUNK - 1) // CHUNK):
-        for k in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
-            r = movers[k]
-            occ[y[r] * width + x[r]] = -1
-
-
-@kernel(parallel=True)
-def _occupy(movers, m, dest, x, y, width, occ):
-    for c in prange((m + CHUNK - 1) // CHUNK):
-        for k in range(c * CHUNK, min(m, (c + 1) * CHUNK)):
-            r = movers[k]
-            cell = dest[k]
-            x[r] = cell % width
-            y[r] = cell // width
-            occ[cell] = r
-
-
 @kernel
-def relocate(key, n, p, happy, x, y, occ, movers, pool, dest, counts):
+def relocate(key, n, p, happy, x, y, occ, movers, pool, dest):
     """Every unhappy row moves to a random empty cell, in a random order, as in Mesa
     (module docstring). occ : int32[cells], the row in each cell or -1; movers, dest :
-    int32[n], pool : int32[cells], counts : int64[chunks] scratch."""
-    m = compact_equal(happy, n, 0, counts, movers, 0)
-    e = compact_equal(occ, p.width * p.height, -1, counts, pool, 0)
+    int32[n], pool : int32[cells] scratch."""
+    m = compact_equal(happy, n, 0, movers, 0)
+    e = compact_equal(occ, p.width * p.height, -1, pool, 0)
     if m == 0 or e == 0:  # Mesa would search forever for an empty cell
         return
     order_key, pick_key = draw(key, 1), draw(key, 2)
@@ -137,8 +94,15 @@ def relocate(key, n, p, happy, x, y, occ, movers, pool, dest, counts):
         dest[k] = pool[j]
         pool[j] = y[r] * p.width + x[r]
     # Two passes: a cell vacated by one mover may be taken by a later one.
-    _vacate(movers, m, x, y, p.width, occ)
-    _occupy(movers, m, dest, x, y, p.width, occ)
+    for k in range(m):
+        r = movers[k]
+        occ[y[r] * p.width + x[r]] = -1
+    for k in range(m):
+        r = movers[k]
+        cell = dest[k]
+        x[r] = cell % p.width
+        y[r] = cell // p.width
+        occ[cell] = r
 
 
 @kernel
@@ -146,30 +110,55 @@ def assess(i, key, p, x, y, kind, occ):
     """(happy, similar): whether row i is happy, and its share of same-type neighbours.
 
     Walks the Moore neighbourhood row by row of the grid (the count does not depend on
-    the order): moore_cell's q -> (dx, dy) divisions took half of this system's time."""
+    the order): moore_cell's q -> (dx, dy) divisions took half of this system's time.
+    Away from the edges, every cell of the square is counted without a branch (whether
+    a cell holds an agent is a coin flip) and the own cell taken off after."""
     r, w, h = p.radius, p.width, p.height
-    xi, yi, ki = x[i], y[i], kind[i]
+    xi, yi, ki = np.int64(x[i]), np.int64(y[i]), kind[i]
     m = 0
     same = 0
-    for dy in range(-r, r + 1):
-        ny = yi + dy
-        if p.torus:  # width, height >= 2r + 1: one wrap at most
-            ny = ny + h if ny < 0 else ny - h if ny >= h else ny
-        elif ny < 0 or ny >= h:
-            continue
-        base = ny * w
-        for dx in range(-r, r + 1):
-            nx = xi + dx
-            if p.torus:
-                nx = nx + w if nx < 0 else nx - w if nx >= w else nx
-            elif nx < 0 or nx >= w:
+    if r <= xi < w - r and r <= yi < h - r:  # the square crosses no edge
+        for dy in range(-r, r + 1):
+            base = (yi + dy) * w + xi
+            for dx in range(-r, r + 1):
+                j = occ[base + dx]
+                on = j >= 0
+                m += on
+                same += on & (kind[max(j, 0)] == ki)
+        j = occ[yi * w + xi]
+        on = j >= 0
+        m -= on
+        same -= on & (kind[max(j, 0)] == ki)
+    else:
+        for dy in range(-r, r + 1):
+            ny = yi + dy
+            if p.torus:  # width, height >= 2r + 1: one wrap at most
+                ny = ny + h if ny < 0 else ny - h if ny >= h else ny
+            elif ny < 0 or ny >= h:
                 continue
-            j = occ[base + nx]
-            if j >= 0 and (dx != 0 or dy != 0):
-                m += 1
-                same += kind[j] == ki
+            base = ny * w
+            for dx in range(-r, r + 1):
+                nx = xi + dx
+                if p.torus:
+                    nx = nx + w if nx < 0 else nx - w if nx >= w else nx
+                elif nx < 0 or nx >= w:
+                    continue
+                j = occ[base + nx]
+                if j >= 0 and (dx != 0 or dy != 0):
+                    m += 1
+                    same += kind[j] == ki
     share = same / m if m > 0 else 0.0
     return (1 if share >= p.homophily else 0), share
+
+
+@kernel
+def assess_all(key, n, p, x, y, kind, occ, happy, similar):
+    """Setup: :func:`assess` of every row (Mesa's first ``assign_state``), in one
+    sequential loop."""
+    for i in range(n):
+        h, s = assess(i, key, p, x, y, kind, occ)
+        happy[i] = h
+        similar[i] = s
 
 
 def _check(p, agents):
@@ -212,16 +201,15 @@ MODEL = Model(
         Resource("movers", lambda p, n: np.zeros(n, np.int32)),
         Resource("pool", lambda p, n: np.zeros(_cells(p, n), np.int32)),
         Resource("dest", lambda p, n: np.zeros(n, np.int32)),
-        Resource("counts", lambda p, n: np.zeros(-(-max(n, _cells(p, n)) // CHUNK), np.int64)),
     ],
     setup=[
         Kernel("place", place, writes=("x", "y", "occ", "pool")),
-        Rows("assess_initial", assess, reads=("x", "y", "kind", "occ"),
-             writes=("happy", "similar")),
+        Kernel("assess_initial", assess_all, reads=("x", "y", "kind", "occ"),
+               writes=("happy", "similar")),
     ],
     systems=[
         Kernel("relocate", relocate, reads=("happy",),
-               writes=("x", "y", "occ", "movers", "pool", "dest", "counts")),
+               writes=("x", "y", "occ", "movers", "pool", "dest")),
         Rows("assess", assess, reads=("x", "y", "kind", "occ"), writes=("happy", "similar")),
     ],
     stats={"happy": Stat(column_mean, reads=("happy",)),  # share of happy agents
