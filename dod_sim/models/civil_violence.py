@@ -266,10 +266,11 @@ def place(key, n, p, x, y, cop_x, cop_y, grid, scratch):
     placed[1] = 0
     grid[:] = EMPTY
     nk = cop_x.shape[0]
-    for i in range(n):
-        _put(i, x[i], y[i], w, h, grid, placed, False)
-    for k in range(nk):
-        _put(n + k, cop_x[k], cop_y[k], w, h, grid, placed, True)
+    for e in range(n + nk):  # citizens, then cops
+        cop = e >= n
+        xs, ys = (cop_x, cop_y) if cop else (x, y)
+        r = e - n if cop else e
+        _put(e, xs[r], ys[r], w, h, grid, placed, cop)
     free = 0
     for c in range(w * h):
         free += grid[c] == EMPTY
@@ -344,16 +345,10 @@ def _move(e, a, t, xs, ys, r, w, grid, kind, empty, ne):
 
 
 @inline
-def citizen_turn(i, a, p, vis, x, y, hardship, risk, state, jail, prob, grid, scratch):
-    """Citizen i's turn (``Citizen.step``); a: its key."""
-    if jail[i]:
-        jail[i] -= 1
-        return
-    w, h = p.width, p.height
-    kind, empty = scratch.kind, scratch.empty
-    xi, yi = np.int64(x[i]), np.int64(y[i])
-    ne, na, cops = _scan(xi, yi, p.citizen_vision, vis.cit_dx, vis.cit_dy, vis.cit_flat, w,
-                         h, kind, empty, scratch.active)
+def citizen_turn(i, p, hardship, risk, state, prob, kind, c, na, cops):
+    """Citizen i's turn (``Citizen.step``) on cell c, after the look around (``na``
+    active citizens, ``cops`` cops seen): its arrest probability and state; returns its
+    kind of cell."""
     actives = na + 1  # the citizen counts herself
     q = 1.0 - math.exp(-1.0 * p.arrest_prob_constant * np.rint(cops / actives))
     prob[i] = q
@@ -361,29 +356,20 @@ def citizen_turn(i, a, p, vis, x, y, hardship, risk, state, jail, prob, grid, sc
     rebel = grievance - risk[i] * q > p.active_threshold
     state[i] = ACTIVE if rebel else QUIET
     t = K_ACTIVE if rebel else K_CITIZEN
-    kind[yi * w + xi] = t
-    if p.movement and ne:
-        _move(i, a, t, x, y, i, w, grid, kind, empty, ne)
+    kind[c] = t
+    return t
 
 
 @inline
-def cop_turn(k, a, n, p, vis, cop_x, cop_y, state, jail, grid, scratch):
-    """Cop k's turn (``Cop.step``); a: its key; n: the citizens."""
-    w, h = p.width, p.height
-    kind, empty, active = scratch.kind, scratch.empty, scratch.active
-    xk, yk = np.int64(cop_x[k]), np.int64(cop_y[k])
-    if xk < 0:  # an absent row
-        return
-    ne, na, cops = _scan(xk, yk, p.cop_vision, vis.cop_dx, vis.cop_dy, vis.cop_flat, w, h,
-                         kind, empty, active)
+def cop_turn(a, p, state, jail, grid, kind, active, na):
+    """A cop's arrest (``Cop.step``), after the look around (``na`` active citizens
+    seen, their cells in ``active``); a: its key."""
     if na:
         c = active[below(draw(a, ARREST), na)]
         t = grid[c]
         jail[t] = below(draw(a, TERM), p.max_jail_term + 1)
         state[t] = ARRESTED
         kind[c] = K_CITIZEN
-    if p.movement and ne:
-        _move(n + k, a, K_COP, cop_x, cop_y, k, w, grid, kind, empty, ne)
 
 
 @inline
@@ -398,12 +384,34 @@ def classify(n, state, grid, kind):
 @inline
 def turn(e, act, n, p, vis, x, y, hardship, risk, state, jail, prob, cop_x, cop_y, grid,
          scratch):
-    """The turn of entry e: citizen e, or cop e - n (``classify`` first, each step)."""
-    a = draw(act, e)
-    if e < n:
-        citizen_turn(e, a, p, vis, x, y, hardship, risk, state, jail, prob, grid, scratch)
+    """The turn of entry e: citizen e, or cop e - n (``classify`` first, each step).
+    One look around and one move for both kinds (compiled once: they are most of the
+    step's code)."""
+    citizen = e < n
+    if citizen and jail[e]:  # a jailed citizen waits
+        jail[e] -= 1
+        return
+    r = e if citizen else e - n
+    xs = x if citizen else cop_x
+    ys = y if citizen else cop_y
+    xr, yr = np.int64(xs[r]), np.int64(ys[r])
+    if not citizen and xr < 0:  # an absent cop row
+        return
+    w, h = p.width, p.height
+    kind, empty, active = scratch.kind, scratch.empty, scratch.active
+    if citizen:
+        radius, dx, dy, flat = p.citizen_vision, vis.cit_dx, vis.cit_dy, vis.cit_flat
     else:
-        cop_turn(e - n, a, n, p, vis, cop_x, cop_y, state, jail, grid, scratch)
+        radius, dx, dy, flat = p.cop_vision, vis.cop_dx, vis.cop_dy, vis.cop_flat
+    ne, na, cops = _scan(xr, yr, radius, dx, dy, flat, w, h, kind, empty, active)
+    a = draw(act, e)
+    if citizen:
+        t = citizen_turn(e, p, hardship, risk, state, prob, kind, yr * w + xr, na, cops)
+    else:
+        cop_turn(a, p, state, jail, grid, kind, active, na)
+        t = K_COP
+    if p.movement and ne:
+        _move(e, a, t, xs, ys, r, w, grid, kind, empty, ne)
 
 
 @kernel
