@@ -501,14 +501,13 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
                     stamp[cs, cp] = now
                     memo[cs, cp] = welfare(s + cs, sp + cp, ms, mp)
                 v = memo[cs, cp]
-                if v > best:
-                    best = v
+                best = v if v > best else best
                 # kept unless it cannot be close to the best (welfare >= 0: a value
-                # close to the final best b' >= best is >= b' (1 - 1e-9))
-                if v >= best * (1.0 - 2.0 * WELFARE_TOL):
-                    wel[k] = v
-                    cand[k] = j
-                    k += 1
+                # close to the final best b' >= best is >= b' (1 - 1e-9)); written
+                # always, counted when kept: no branch on a coin flip
+                wel[k] = v
+                cand[k] = j
+                k += v >= best * (1.0 - 2.0 * WELFARE_TOL)
         if k > 0:
             # 3: those whose welfare isclose the best, then the nearest of them
             # (sqrt is monotone: the nearest distance is the root of the least square)
@@ -609,6 +608,32 @@ def price(n, p, trade_log):
     return np.exp(trade_log[1] / trade_log[0])
 
 
+# Ciura's gaps (2001), extended by x2.25: the last is above any table's rows (2**31)
+_GAPS = np.array([1, 4, 10, 23, 57, 132, 301, 701, 1750, 3937, 8858, 19930, 44842, 100894,
+                  227011, 510774, 1149241, 2585792, 5818032, 13090572, 29453787, 66271020,
+                  149109795, 335497038, 754868335, 1698453753, 3821520944], np.int64)
+
+
+@kernel
+def _sort(v, m):
+    """Sort ``v[:m]`` ascending in place: Shell's sort, a few lines where ``ndarray.sort``
+    compiled Numba's quicksort (~1 s of the model's cold compile, ~0.2 s for this);
+    ~1.6x its time (0.7 ms against 0.44 for 10,000 values, ~7% of such a step)."""
+    g = 0
+    while _GAPS[g + 1] < m:
+        g += 1
+    while g >= 0:
+        gap = _GAPS[g]
+        for i in range(gap, m):
+            t = v[i]
+            j = i
+            while j >= gap and v[j - gap] > t:
+                v[j] = v[j - gap]
+                j -= gap
+            v[j] = t
+        g -= 1
+
+
 @kernel
 def gini(n, p, alive, sugar, spice, scratch):
     """The Gini coefficient of sugar + spice over the live traders, by Mesa's
@@ -621,13 +646,12 @@ def gini(n, p, alive, sugar, spice, scratch):
             m += 1
     if m == 0:
         return np.nan
-    u = v[:m]
-    u.sort()
+    _sort(v, np.int64(m))  # an int64, not Literal[int](0): one compiled signature
     total = 0
     b = 0
     for i in range(m):
-        total += u[i]
-        b += u[i] * (m - i)
+        total += v[i]
+        b += v[i] * (m - i)
     return 1.0 + 1.0 / m - 2.0 * b / (m * np.float64(total))
 
 
