@@ -118,7 +118,7 @@ BATCH_NS = 100_000_000  # a compiled batch of ticks takes about this long, so th
 INIT_STREAM = 1 << 20    # + column number, tick -1
 ROWS_STREAM = 1 << 21    # + system number (setup systems count after the tick's)
 KERNEL_STREAM = 1 << 22  # + system number, row 0
-_TEMPLATE_VERSION = "13"
+_TEMPLATE_VERSION = "14"
 
 
 # ---- the description --------------------------------------------------------------------
@@ -1188,36 +1188,40 @@ def _source(model: Model) -> tuple[str, list, list]:
                f"                k = _collect{j}(sample[0], t + 1, ns, par, {args}, {outs})"
                for j in range(len(model.tables))]
     refused = " or ".join(f"{plan.population(t)}.count[REFUSED]" for t in model.tables)
-    body += [
-        "@kernel",
-        f"def run_ticks(seed, t0, steps, ns, p, par, out, with_stats, cyc, until, every, "
-        f"sample, ctable, {args}, {outs}):",
-        "    prev = cycles()",
-        "    for t in range(t0, t0 + steps):",
-        f"        _tick(seed, t, ns, p, par, {args})",
-    ] + ([
-        "        if with_stats:",
-        f"            _stats(ns, p, par, out[t - t0], {args})",
-    ] if compiled else []) + [
-        "        if every and (t + 1) % every == 0:",
-        "            k = -1",
-    ] + collect + [
-        "            if k < 0:  # no room: the caller makes some and takes this sample",
-        "                sample[1] = 1",
-        "                cyc[t - t0] = cycles() - prev",
-        "                return t - t0 + 1",
-        "            sample[0] = k",
-        "        now = cycles()",
-        "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
-        "        prev = now",
-    ] + ([
-        f"        if {refused}:  # capacity: stop after this tick",
-        "            return t - t0 + 1",
-    ] if model.dynamic else []) + [
-        "        if until >= 0 and out[t - t0, until] != 0:",
-        "            return t - t0 + 1",
-        "    return steps",
-    ]
+    # Two batch runners of one signature: run_collect takes agent samples, run_ticks
+    # does not, so the _collect functions (3-4.6 s of compile each) compile only when a
+    # world first collects.
+    for name, sampling in (("run_ticks", []), ("run_collect", [
+            "        if every and (t + 1) % every == 0:",
+            "            k = -1"] + collect + [
+            "            if k < 0:  # no room: the caller makes some and takes this sample",
+            "                sample[1] = 1",
+            "                cyc[t - t0] = cycles() - prev",
+            "                return t - t0 + 1",
+            "            sample[0] = k"])):
+        body += [
+            "@kernel",
+            f"def {name}(seed, t0, steps, ns, p, par, out, with_stats, cyc, until, every, "
+            f"sample, ctable, {args}, {outs}):",
+            "    prev = cycles()",
+            "    for t in range(t0, t0 + steps):",
+            f"        _tick(seed, t, ns, p, par, {args})",
+        ] + ([
+            "        if with_stats:",
+            f"            _stats(ns, p, par, out[t - t0], {args})",
+        ] if compiled else []) + sampling + [
+            "        now = cycles()",
+            "        cyc[t - t0] = now - prev  # the tick and its statistics, in cycles",
+            "        prev = now",
+        ] + ([
+            f"        if {refused}:  # capacity: stop after this tick",
+            "            return t - t0 + 1",
+        ] if model.dynamic else []) + [
+            "        if until >= 0 and out[t - t0, until] != 0:",
+            "            return t - t0 + 1",
+            "    return steps",
+            "",
+        ]
     # a function's module and qualname are any strings: written as one escaped literal
     out += [f"_f{k} = None  # injected: "
             f"{ascii(f'{f.py_func.__module__}.{f.py_func.__qualname__}')}"
@@ -2009,6 +2013,7 @@ class ModelWorld:
         for pop in pops.values():
             pop.count[_pop.REFUSED] = 0
         ctable = collector.table_index if collector is not None else 0
+        runner = self._mod.run_ticks if collector is None else self._mod.run_collect
         done = 0
         ended = False
         batch = self._batch  # ticks a compiled call: about BATCH_NS of work, what Ctrl-C waits
@@ -2023,12 +2028,10 @@ class ModelWorld:
                         time.sleep((due - now) / 1e9)
                 size = 1 if one_by_one else min(progress_every - done % progress_every,
                                                 steps - done, batch)
-                ran = self._mod.run_ticks(seed, self._tick, size, ns, p, par,
-                                          out[done:done + size], bool(compiled),
-                                          cyc[done:done + size], until_col, every, sample,
-                                          ctable,
-                                          *args, *(collector.buffers if collector is not None
-                                                   else self._no_data))
+                ran = runner(seed, self._tick, size, ns, p, par, out[done:done + size],
+                             bool(compiled), cyc[done:done + size], until_col, every, sample,
+                             ctable, *args, *(collector.buffers if collector is not None
+                                              else self._no_data))
                 # the loop returns early at a stop condition, or to get room for a sample
                 ended = ran < size and not (collector is not None and collector.sample[1])
                 if ran:

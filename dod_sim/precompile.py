@@ -39,20 +39,16 @@ GALLERY = ("model:game_of_life", "model:virus", "model:pd_grid", "model:civil_vi
            "model:wolf_sheep", "model:sugarscape")
 # Units that load the phases' compiled code (kernels.calls): compiled once they are.
 AFTER_PHASES = frozenset({"model:tileworld"})
-# Cold compile seconds of each unit alone, measured on this machine (2026-11-27;
-# phase:init with phase:tiles, which it calls, already cached, as in a warmup; the
-# tileworld model, 2026-12-07, with the phases cached; Game of Life and the virus model
-# 2026-12-07, kernels cached; Schelling, Wolf-Sheep, Sugarscape, the prisoner's dilemma
-# and civil violence 2026-12-08, kernels cached, a fresh model cache, median of 5-10
-# runs): units start longest first, so the last to start is a short one.
-COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "model:boids": 21,
-                "model:schelling": 12, "phase:deliver": 15, "phase:init": 11, "model:wealth": 7,
-                "model:wolf_sheep": 17, "model:sugarscape": 15, "model:pd_grid": 8,
-                "model:civil_violence": 13,
-                "model:game_of_life": 6,
-                "model:virus": 5,
-                "phase:setup": 4, "phase:arena": 3,
-                "phase:chaos": 2, "phase:end": 0.3}
+# Cold compile seconds of each unit alone, measured on this machine (phases
+# 2026-11-27, phase:init with phase:tiles, which it calls, already cached, as in a
+# warmup; the tileworld model with the phases cached; the other models 2026-12-08 on
+# znver3, the engine's kernels cached, a fresh model cache): units start longest first,
+# so the last to start is a short one.
+COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "phase:deliver": 15,
+                "phase:init": 11, "model:sugarscape": 12, "model:boids": 9, "model:schelling": 9,
+                "model:wolf_sheep": 9, "model:civil_violence": 8, "model:wealth": 6,
+                "model:pd_grid": 5, "model:game_of_life": 4, "model:virus": 4,
+                "phase:setup": 4, "phase:arena": 3, "phase:chaos": 2, "phase:end": 0.3}
 
 
 def compile_unit(unit: str) -> tuple[str, float]:
