@@ -38,7 +38,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..kernels._jit import kernel
 from ..kernels.rng import draw, uniform
-from ..model import Column, Kernel, Model, ModelWorld, Resource, Rows, Stat, column_mean
+from ..model import (Column, Kernel, Model, ModelWorld, Range, Resource, Rows, Stat,
+                     column_mean)
 from ..schema import CellOwners, Finite, InRange, OneOf
 
 __all__ = ["MODEL", "world", "agents_for"]
@@ -187,6 +188,9 @@ MODEL = Model(
     view={"color": "kind", "cmap": "coolwarm", "vmin": 0, "vmax": 1},
     params={"width": 20, "height": 20, "density": 0.8, "minority_pc": 0.5,
             "homophily": 0.4, "radius": 1, "torus": False},
+    # Mesa's sliders (app.py); homophily is read by every assessment: live
+    ranges={"density": Range(0.1, 1.0, 0.1), "minority_pc": Range(0.0, 1.0, 0.05),
+            "homophily": Range(0.0, 1.0, 0.125, live=True)},
     columns=[
         Column("x", np.int32, 0, "grid column", (InRange(0, "width"),)),
         Column("y", np.int32, 0, "grid row", (InRange(0, "height"),)),
