@@ -306,6 +306,7 @@ def test_the_variants_change_only_their_rule():
 
 
 @needs_mesa
+@pytest.mark.mesa_statistics
 def test_fractions_agree_with_mesa_and_wrong_variants_do_not():
     mesa = np.array([_mesa(s) for s in range(SEEDS)])
     ours = np.array([_ours(s) for s in range(SEEDS)])

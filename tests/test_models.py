@@ -218,6 +218,7 @@ MESA_CASES = {
 }
 
 
+@pytest.mark.mesa_statistics
 @pytest.mark.skipif(not mesa_available(),
                     reason="mesa is not installed (pip install dod_sim[bench])")
 @pytest.mark.parametrize("name", list(MESA_CASES))

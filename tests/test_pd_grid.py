@@ -297,6 +297,7 @@ def _pvalues(a, b):
 
 
 @needs_mesa
+@pytest.mark.mesa_statistics
 @pytest.mark.parametrize("mode,wrong", [("Random", "Simultaneous"),
                                         ("Simultaneous", "Random")])
 def test_cooperation_agrees_with_mesa_and_the_wrong_update_does_not(mode, wrong):

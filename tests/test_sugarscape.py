@@ -475,6 +475,7 @@ def _pvalues(a, b):
 
 
 @needs_mesa
+@pytest.mark.mesa_statistics
 def test_series_agree_with_mesa_and_wrong_variants_do_not():
     mesa = np.array([_mesa(s) for s in range(SEEDS)])
     ours = np.array([_ours(1000 + s) for s in range(SEEDS)])

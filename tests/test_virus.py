@@ -210,6 +210,7 @@ def _pvalues(a, b):
 
 
 @pytest.mark.skipif(not mesa_available(), reason="mesa is not installed")
+@pytest.mark.mesa_statistics
 def test_fractions_agree_with_mesa_and_a_synchronous_update_does_not():
     mesa = np.array([_mesa(s) for s in range(SEEDS)])
     ours = np.array([_ours(s) for s in range(SEEDS)])
