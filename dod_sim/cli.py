@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                              "civil_violence, wolf_sheep, sugarscape); else each compiles "
                              "on first use")
     warmup.add_argument("--skip", action="append", default=[], metavar="UNIT",
-                        choices=precompile.PHASES + precompile.MODELS + precompile.GALLERY,
+                        choices=(precompile.PHASES + precompile.KERNELS + precompile.MODELS
+                                 + precompile.GALLERY),
                         help="leave out a unit (repeatable), e.g. model:tileworld")
     cache = sub.add_parser("cache", help="manage the compiled-kernel cache")
     cache.add_argument("action", choices=("clear", "info"))
@@ -397,7 +398,7 @@ def _cmd_warmup(args) -> int:
     jobs = args.jobs or runtime.default_threads()
     print(f"compiling the tick's kernels and the models into the cache, {jobs} processes ...")
     t = time.perf_counter()
-    units = [u for u in precompile.PHASES + precompile.MODELS
+    units = [u for u in precompile.PHASES + precompile.KERNELS + precompile.MODELS
              + (precompile.GALLERY if args.gallery else ()) if u not in args.skip]
     precompile.compile_units(units, jobs=jobs,
                              progress=lambda unit, secs: print(f"  {unit:18s} {secs:6.1f} s"))

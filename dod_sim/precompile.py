@@ -26,12 +26,16 @@ from typing import Callable
 from . import runtime
 from .errors import ConfigError
 
-__all__ = ["PHASES", "MODELS", "GALLERY", "AFTER_PHASES", "COLD_SECONDS", "compile_unit",
+__all__ = ["PHASES", "KERNELS", "MODELS", "GALLERY", "AFTER_PHASES", "COLD_SECONDS", "compile_unit",
            "compile_units",
            "tick_is_cold"]
 
 PHASES = ("phase:act", "phase:tiles", "phase:deliver", "phase:init", "phase:setup",
           "phase:chaos", "phase:arena", "phase:end")
+# The engine's kernels that models call (births and deaths, cell lists), compiled for
+# the one Population and CellList type every model passes them: a model's first
+# compile then links them from the cache (settle alone is ~1.5 s cold).
+KERNELS = ("kernels:agents",)
 MODELS = ("model:tileworld", "model:boids", "model:schelling", "model:wealth")
 # The rest of Mesa's gallery (dod_sim.models): compiled on first use, or by
 # ``dod-sim warmup --gallery``, so that a first warmup stays short.
@@ -42,12 +46,12 @@ AFTER_PHASES = frozenset({"model:tileworld"})
 # Cold compile seconds of each unit alone, measured on this machine (phases
 # 2026-11-27, phase:init with phase:tiles, which it calls, already cached, as in a
 # warmup; the tileworld model with the phases cached; the other models 2026-12-08 on
-# znver3, the engine's kernels cached, a fresh model cache): units start longest first,
-# so the last to start is a short one.
+# znver3, the engine's kernels and kernels:agents cached, a fresh model cache): units
+# start longest first, so the last to start is a short one.
 COLD_SECONDS = {"model:tileworld": 3, "phase:tiles": 25, "phase:act": 23, "phase:deliver": 15,
-                "phase:init": 11, "model:sugarscape": 12, "model:boids": 9, "model:schelling": 9,
-                "model:wolf_sheep": 9, "model:civil_violence": 8, "model:wealth": 6,
-                "model:pd_grid": 5, "model:game_of_life": 4, "model:virus": 4,
+                "phase:init": 11, "model:sugarscape": 9, "model:boids": 8, "model:schelling": 8,
+                "model:wolf_sheep": 7, "model:civil_violence": 6, "kernels:agents": 5,
+                "model:wealth": 4, "model:pd_grid": 4, "model:game_of_life": 4, "model:virus": 3,
                 "phase:setup": 4, "phase:arena": 3, "phase:chaos": 2, "phase:end": 0.3}
 
 
@@ -55,8 +59,9 @@ def compile_unit(unit: str) -> tuple[str, float]:
     """Compile (or load) one unit into the cache and return (unit, seconds).
 
     ``phase:<name>``: a phase of ``World``'s tick, or what World() runs before it
-    (``phase:init``, ``phase:setup``); ``model:<name>``: a model of ``dod_sim.models``,
-    by building its first small world and running two steps."""
+    (``phase:init``, ``phase:setup``); ``kernels:agents``: :data:`KERNELS`;
+    ``model:<name>``: a model of ``dod_sim.models``, by building its first small world
+    and running two steps."""
     t = time.perf_counter()
     kind, _, name = unit.partition(":")
     if kind == "phase":
@@ -81,6 +86,8 @@ def compile_unit(unit: str) -> tuple[str, float]:
             if name not in fns:
                 _unknown(unit, [f"phase:{n}" for n in (*fns, "init", "setup")])
             fns[name].compile((s,))
+    elif unit == "kernels:agents":
+        _compile_agent_kernels()
     elif kind == "model":
         from .models import MODELS as _MODELS
         from .models import tileworld
@@ -90,8 +97,30 @@ def compile_unit(unit: str) -> tuple[str, float]:
             _unknown(unit, [f"model:{n}" for n in models])
         models[name].world(256, seed=1).run(2)
     else:
-        _unknown(unit, PHASES + MODELS + GALLERY)
+        _unknown(unit, PHASES + KERNELS + MODELS + GALLERY)
     return unit, time.perf_counter() - t
+
+
+def _compile_agent_kernels():
+    """The signatures that the generated modules and the gallery's systems call."""
+    import numpy as np
+    from numba import typeof, types
+
+    from .kernels import cells
+    from .kernels import population as P
+
+    pop = typeof(P.population(np.zeros(1, np.uint8), np.zeros(1, np.int64), 0))
+    cl = typeof(cells.cell_list(1, 1))
+    i8 = types.int64
+    for fn, sig in [(P.is_alive, (pop, i8)), (P.kill, (pop, i8)), (P.spawn, (pop,)),
+                    (P.settle, (pop, i8, types.literal(True))),
+                    (P.settle, (pop, i8, types.literal(False))),
+                    (P.open_births, (pop, i8)), (P.close_births, (pop, i8)),
+                    (P.shuffled, (pop, types.uint64, i8)),
+                    (cells.insert, (cl, i8, i8)), (cells.remove, (cl, i8)),
+                    (cells.move, (cl, i8, i8)), (cells.move, (cl, i8, types.literal(-1))),
+                    (cells.first, (cl, i8)), (cells.after, (cl, i8))]:
+        fn.compile(sig)
 
 
 def _unknown(unit, known):
@@ -99,16 +128,18 @@ def _unknown(unit, known):
                       field="unit", value=unit, bound=tuple(sorted(known)))
 
 
-def compile_units(units=PHASES + MODELS, jobs: int | None = None,
+def compile_units(units=PHASES + KERNELS + MODELS, jobs: int | None = None,
                   progress: Callable[[str, float], None] | None = None) -> dict:
     """Compile ``units`` in ``jobs`` worker processes (default: every core; 1 = in
-    this process, one after the other), the longest (``COLD_SECONDS``) first. Returns
+    this process, one after the other), :data:`KERNELS` first, then the longest
+    (``COLD_SECONDS``) first. Returns
     {unit: seconds} in completion order; ``progress(unit, seconds)`` is called as each
     finishes."""
     jobs = runtime.default_threads() if jobs is None else jobs
     if jobs < 1:
         raise ConfigError(f"jobs={jobs} must be at least 1", field="jobs", value=jobs, bound=1)
-    units = sorted(units, key=lambda u: -COLD_SECONDS.get(u, 0))
+    # the agents' kernels first, so that the models after them load rather than compile them
+    units = sorted(units, key=lambda u: (u not in KERNELS, -COLD_SECONDS.get(u, 0)))
     out = {}
     # the tileworld model calls the phases by address: it loads them, so it comes after
     late = [u for u in units if u in AFTER_PHASES]

@@ -39,7 +39,23 @@ def test_units_are_the_tick_and_the_models():
     assert {u.split(":")[1] for u in models} == set(MODELS) | {"tileworld"}
     assert {u.split(":")[1] for u in precompile.MODELS} == {"tileworld", "wealth", "schelling",
                                                              "boids"}
-    assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + models)
+    assert set(precompile.COLD_SECONDS) == set(precompile.PHASES + precompile.KERNELS + models)
+
+
+def test_the_agent_kernels_unit_has_every_signature_the_models_call():
+    # a signature missing from the unit would be compiled in each model's first compile
+    from dod_sim.kernels import cells, population
+    from dod_sim.models import MODELS
+
+    precompile.compile_unit("kernels:agents")
+    kernels = [f for mod in (cells, population) for f in vars(mod).values()
+               if hasattr(f, "overloads") and f.__module__ == mod.__name__]
+    before = {(f.__name__, sig) for f in kernels for sig in f.overloads}
+    assert {"settle", "kill", "spawn", "move"} <= {name for name, _ in before}
+    for name, module in MODELS.items():
+        module.world(256, seed=1).run(2)
+    after = {(f.__name__, sig) for f in kernels for sig in f.overloads}
+    assert after == before
 
 
 def test_workers_fill_an_empty_cache_that_this_process_then_reads(tmp_path):

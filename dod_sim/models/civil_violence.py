@@ -102,7 +102,7 @@ statistics included, fresh worlds of seeds 0-4, two runs: at Mesa's 40 x 40 (abo
 1,250 agents, 10 steps) 1.4-2.7 M agent-steps/s against Mesa's 13.5-23.3 k (106-117x);
 at 114 x 114 (about 10,100 agents; ours 10 steps, Mesa 3) 3.26-3.35 M against 7.2-7.8 k
 (430-450x). With a fresh model cache (the engine's kernels cached) the model compiles
-in 7.7 s (znver3, 2026-12-08, alongside other jobs); from the cache, 0.3 s.
+in 6.0 s (znver3, 2026-12-08, idle cores); from the cache, 0.3 s.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ Measured on the AMD EPYC (znver4, 2 cores) host, 2026-12-07, in one process with
 Mesa's example, best of 5 after a warm-up, statistics included, the probe's thread
 count (1): 44-71 M agent-steps/s at Mesa's 50 x 50 and 50-77 M at 100 x 100 over four
 runs on a busy machine, against Mesa's 0.36-0.50 M (90-180x). The model compiles cold
-in 5-8 s (kernels already cached); ``initial`` is passed as ``ModelWorld(init=)``, so it
+in 4.0 s (znver3, idle, kernels already cached); ``initial`` is passed as ``ModelWorld(init=)``, so it
 compiles nothing more.
 
 Parameters as Mesa's (width, height, initial_fraction_alive, the torus fixed); unlike

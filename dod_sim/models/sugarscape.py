@@ -146,8 +146,8 @@ Mesa 5 steps, ours 5 or 10): 0.67-0.77 M against 4.4-6.5 k (116-168x). At 10,000
 traders a trader's move and meal take 0.35-0.9 us and its trades ~0.5 us; memoising
 the welfare by cell contents, keeping only cells that can tie the best, and carrying
 the welfare through a trade took the step from ~30 to ~15 ms. Cold, the model
-compiles in 11.7 s (znver3, 2026-12-08, alongside other jobs) with the engine's kernels
-cached; cached, 0.8 s.
+compiles in 8.8-9.0 s (znver3, 2026-12-08, idle cores) once ``dod-sim warmup`` has
+cached the engine's kernels; cached, 0.8 s.
 """
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ start of each step), best of 30 runs (Mesa 5) at Mesa's defaults and of 7 (Mesa 
 10,000 animals (6,667 sheep, 3,333 wolves) on 163 x 163, 7.9-12.7 M against 44-57 k
 (178-230x). The three settles of a step (two populations after ``wolf_turns``, one
 after ``sheep_turns``) cost ~1.3 ns per row of capacity each, ~80 us of a ~0.45 ms
-step at 10,000 animals. Cold, the model compiles in 8.8-9.9 s (znver3, 2026-12-08,
-alongside other jobs), kernels already cached; cached, 0.5 s.
+step at 10,000 animals. Cold, the model compiles in 7.2 s (znver3, 2026-12-08, idle
+cores), kernels already cached; cached, 0.5 s.
 """
 
 from __future__ import annotations
