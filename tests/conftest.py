@@ -21,6 +21,16 @@ settings.load_profile("dod_sim")
 VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
+# The statistical comparisons with Mesa (marker mesa_statistics) run a few seeds in CI;
+# DOD_SIM_MESA_FULL=1 pytest -m mesa_statistics runs four times as many.
+MESA_FULL = 4 if os.environ.get("DOD_SIM_MESA_FULL") else 1
+
+
+def mesa_seeds(n: int) -> int:
+    """The seeds a statistical comparison with Mesa runs: ``n``, or 4n in the full run."""
+    return n * MESA_FULL
+
+
 def load_vector(name):
     path = VECTORS / name
     if not path.exists():

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import pytest
 
+from conftest import mesa_seeds
 from dod_sim.bench_models import _mesa_examples, mesa_available
 from dod_sim.errors import ConfigError
 from dod_sim.kernels.rng import below, draw, row_key, uniform
@@ -224,7 +225,7 @@ def test_steps_are_mesas_sequential_rules_with_the_same_draws(params, steps):
 # last 1e-7 and 7e-11).
 PARAMS = dict(width=30, height=30, citizen_vision=3, cop_vision=3, legitimacy=0.5,
               cop_density=0.1, max_jail_term=5)
-STEPS, SEEDS, ALPHA = 40, 10, 1e-3
+STEPS, SEEDS, ALPHA = 40, mesa_seeds(10), 1e-3
 FRACTIONS = ("active", "quiet", "arrested")
 
 

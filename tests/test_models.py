@@ -5,6 +5,7 @@ import numba
 import numpy as np
 import pytest
 
+from conftest import mesa_seeds
 from dod_sim.bench_models import mesa_available, mesa_model, mesa_stats
 from dod_sim.errors import ConfigError
 from dod_sim.models import MODELS, boids, schelling, wealth
@@ -226,6 +227,7 @@ def test_statistics_agree_with_mesa(name):
     import warnings
 
     agents, steps, params, seeds = MESA_CASES[name]
+    seeds = mesa_seeds(seeds)
     ours, theirs = [], []
     for seed in range(seeds):
         w = MODELS[name].world(agents, seed=seed, **params)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from numba import njit
 
+from conftest import mesa_seeds
 from dod_sim.bench_models import mesa_available
 from dod_sim.errors import ConfigError
 from dod_sim.kernels.population import shuffled
@@ -425,7 +426,7 @@ TRADE_ONCE = _variant("sugarscape_trade_once", [
 # 80 of ours, the means of #Traders, Trade Volume and log Price at steps 1, 2, 3, 5, 10,
 # 20 and 30 differed by at most 1.6 standard errors of the difference, and their time
 # averages gave p = 0.64, 0.60 and 0.57.
-STEPS, SEEDS, ALPHA = 30, 16, 1e-3
+STEPS, SEEDS, ALPHA = 30, mesa_seeds(16), 1e-3
 SERIES = ("Traders", "Trade_Volume", "Price", "Gini")
 
 
@@ -457,6 +458,20 @@ def _mesa(seed):
     return _summary(df["#Traders"], df["Trade Volume"], df["Price"], gini)
 
 
+def _mesa_runs(n):
+    """``n`` runs of Mesa's example, seeds 0, 1, ...; a seed on which Mesa's own model
+    raises (``max()`` of no welfare: a trader with no empty cell in sight, seed 31 at
+    step 2; the model's docstring) is passed over, as Mesa's run would end there."""
+    out, seed = [], 0
+    while len(out) < n:
+        try:
+            out.append(_mesa(seed))
+        except ValueError:
+            pass
+        seed += 1
+    return np.array(out)
+
+
 def _ours(seed, model=sg.MODEL, **params):
     t = ModelWorld(model, 200, seed=seed, threads=1, capacity=200, **params).run(STEPS)
     return _summary(*(t[k] for k in SERIES))
@@ -477,7 +492,7 @@ def _pvalues(a, b):
 @needs_mesa
 @pytest.mark.mesa_statistics
 def test_series_agree_with_mesa_and_wrong_variants_do_not():
-    mesa = np.array([_mesa(s) for s in range(SEEDS)])
+    mesa = _mesa_runs(SEEDS)
     ours = np.array([_ours(1000 + s) for s in range(SEEDS)])
     p_ours = _pvalues(ours, mesa)
     means = {k: (round(ours[:, j].mean(), 3), round(mesa[:, j].mean(), 3))
