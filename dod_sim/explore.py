@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Explorer"]
+__all__ = ["Session", "Explorer"]
 
 
 def _widgets():
@@ -42,134 +42,77 @@ def _widgets():
     return ipywidgets, Figure
 
 
-class Explorer:
-    """A model's world with controls, for Jupyter (module docstring).
+class Session:
+    """A model's world and what the controls do to it, without widgets: the notebook's
+    :class:`Explorer` and the web explorer (:mod:`dod_sim.webview`) each drive one.
 
     model : a reference model's name, a :class:`~dod_sim.model.Model` or
         ``"module:attribute"`` (:func:`dod_sim.models.resolve`); agents : as the model's
         world takes them; seed, threads and ``params`` : the first world's
-    speed : ticks per frame at the start (the speed slider goes from 1 to 100 times it)
-    fps : the most frames a second while playing
-    view : keyword arguments of :func:`dod_sim.draw.plot` (``color=``, ``layer=``, ...)
+    speed : ticks per batch (one frame); fps : the most batches a second while playing
 
-    ``widget`` is the ipywidgets box (an Explorer displays as it); ``world`` the current
-    world; :meth:`play`, :meth:`pause`, :meth:`step`, :meth:`reset` and :meth:`set` do
-    what the controls do, from code too.
+    ``world`` is the current world and ``history`` its statistics so far ({"tick": [...],
+    stat: [...]}, float64 values). Each change (a batch, a step, a new world, a live
+    parameter) calls every ``listener(session)`` afterwards, in the thread that made it;
+    ``error`` holds what stopped a background run, if anything did.
     """
 
     def __init__(self, model, agents=None, *, seed: int = 0, threads: int | None = None,
-                 speed: int = 1, fps: float = 10.0, view: dict | None = None, **params):
+                 speed: int = 1, fps: float = 10.0, **params):
         from .models import resolve
 
-        widgets, Figure = _widgets()
         self.model, self._make = resolve(model)
-        if isinstance(speed, bool) or not isinstance(speed, int) or speed < 1:
-            raise ConfigError(f"speed={speed!r} must be an integer >= 1", field="speed",
-                              value=speed, bound=1)
+        self.speed = speed
         if not fps > 0:
             raise ConfigError(f"fps={fps!r} must be > 0", field="fps", value=fps, bound=0)
         self.agents, self.seed, self.threads, self.fps = agents, seed, threads, float(fps)
-        self._view = dict(view or {})
-        self._params = dict(params)
-        self._lock = threading.RLock()  # the world, between the runner and the controls
+        self.params = dict(params)
+        self.listeners = []
+        self.error = None
+        self.lock = threading.RLock()  # the world, between the runner and the controls
         self._playing = threading.Event()
         self._runner = None
         self.world = self._build()
-        self._fig = Figure(figsize=(9, 4.2), layout="constrained")
-        self._ax_space, self._ax_stats = self._fig.subplots(1, 2, width_ratios=(1, 1.2))
 
-        self._sliders = {}
-        unranged = []
-        for name, default in self.model.params.items():
-            r = self.model.ranges.get(name)
-            if r is None:
-                unranged.append(name)
-                continue
-            kind = widgets.IntSlider if isinstance(default, (int, np.integer)) else \
-                widgets.FloatSlider
-            value = self._params.get(name, default)
-            cast = int if kind is widgets.IntSlider else float
-            s = kind(value=value, min=cast(r.lo), max=cast(r.hi), step=cast(r.step),
-                     description=name, continuous_update=False,
-                     tooltip="applies from the next tick" if r.live else "builds a new world",
-                     style={"description_width": "initial"})
-            s.observe(lambda change, name=name: self.set(**{name: change["new"]}), "value")
-            self._sliders[name] = s
-        self._speed = widgets.IntSlider(value=speed, min=1, max=100 * speed,
-                                        description="ticks a frame",
-                                        style={"description_width": "initial"})
-        self._play = widgets.ToggleButton(description="play", icon="play")
-        self._play.observe(lambda c: self.play() if c["new"] else self.pause(), "value")
-        step = widgets.Button(description="step", icon="step-forward")
-        step.on_click(lambda _: self.step())
-        reset = widgets.Button(description="reset", icon="undo")
-        reset.on_click(lambda _: self.reset())
-        self._image = widgets.Image(format="png")
-        self._status = widgets.HTML()
-        notes = ([f"no slider (no declared range): {', '.join(unranged)}"] if unranged else [])
-        notes += [f"{n}: {'live' if self.model.ranges[n].live else 'new world'}"
-                  for n in self._sliders]
-        self.widget = widgets.VBox([
-            widgets.HBox([self._play, step, reset, self._speed]),
-            widgets.HBox(list(self._sliders.values()), layout={"flex_flow": "row wrap"}),
-            widgets.HTML("<small>" + "; ".join(notes) + "</small>"),
-            self._image, self._status])
-        self._draw()
+    @property
+    def speed(self) -> int:
+        return self._speed
 
-    # ---- the world ------------------------------------------------------------------
+    @speed.setter
+    def speed(self, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"speed={value!r} must be an integer >= 1", field="speed",
+                              value=value, bound=1)
+        self._speed = int(value)
+
+    @property
+    def playing(self) -> bool:
+        return self._playing.is_set()
 
     def _build(self):
-        world = self._make(self.agents, seed=self.seed, threads=self.threads, **self._params)
-        self._history = {"tick": [world.tick], **{k: [np.nan] for k in self.model.stats}}
+        world = self._make(self.agents, seed=self.seed, threads=self.threads, **self.params)
+        self.history = {"tick": [world.tick], **{k: [np.nan] for k in self.model.stats}}
         return world
 
-    def _record(self, table: dict) -> None:
-        self._history["tick"].extend(self.world.tick - len(table["step"]) + 1
-                                     + np.arange(len(table["step"])))
-        for k in self.model.stats:
-            self._history[k].extend(np.asarray(table[k], np.float64))
-
-    def _advance(self, ticks: int) -> None:
-        with self._lock:
-            self._record(self.world.run(ticks))
-
-    # ---- drawing --------------------------------------------------------------------
-
-    def _draw(self) -> None:
-        """Draw the current world and its statistics into the image (between batches:
-        the world does not change meanwhile)."""
-        from . import draw
-
-        with self._lock:
-            ax, st = self._ax_space, self._ax_stats
-            ax.clear()
-            st.clear()
-            draw.plot(self.world, ax=ax, **self._view)
-            ticks = np.asarray(self._history["tick"])
-            for k in self.model.stats:
-                st.plot(ticks, self._history[k], lw=1, label=k)
-            if self.model.stats:
-                st.legend(loc="upper left", fontsize=8)
-            st.set_xlabel("tick")
-            st.grid(alpha=0.3)
-            tick = self.world.tick
-        buf = io.BytesIO()
-        self._fig.savefig(buf, format="png", dpi=80)
-        self._image.value = buf.getvalue()
-        self._status.value = (f"<small>tick {tick:,} &middot; {self.world.live:,} agents"
-                              f"{' &middot; playing' if self._playing.is_set() else ''}</small>")
-
-    # ---- the controls ---------------------------------------------------------------
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener(self)
 
     def step(self, ticks: int | None = None) -> None:
-        """Run ``ticks`` ticks (default: the speed control's) and redraw."""
-        self._advance(self._speed.value if ticks is None else ticks)
-        self._draw()
+        """Run ``ticks`` ticks (default: ``speed``) in one compiled batch."""
+        with self.lock:
+            table = self.world.run(self.speed if ticks is None else ticks)
+            n = len(table["step"])
+            self.history["tick"].extend(self.world.tick - n + 1 + np.arange(n))
+            for k in self.model.stats:
+                self.history[k].extend(np.asarray(table[k], np.float64))
+        self._changed()
 
     def play(self) -> None:
-        """Run in the background, a batch of ``speed`` ticks a frame, until :meth:`pause`."""
+        """Run in the background, a batch of ``speed`` ticks at a time, until :meth:`pause`."""
         if self._playing.is_set():
             return
+        self.error = None
         self._playing.set()
         self._runner = threading.Thread(target=self._run, daemon=True,
                                         name=f"dod_sim-explore-{self.model.name}")
@@ -181,9 +124,7 @@ class Explorer:
         runner, self._runner = self._runner, None
         if runner is not None and runner is not threading.current_thread():
             runner.join()
-        if self._play.value:
-            self._play.value = False
-        self._draw()
+        self._changed()
 
     def _run(self) -> None:
         try:
@@ -191,39 +132,173 @@ class Explorer:
                 t = time.perf_counter()
                 self.step()
                 time.sleep(max(0.0, 1.0 / self.fps - (time.perf_counter() - t)))
-        except Exception as e:  # noqa: BLE001 - shown in the widget, then playing stops
+        except Exception as e:  # noqa: BLE001 - reported to the listeners, then playing stops
             self._playing.clear()
-            self._status.value = f"<b>stopped: {type(e).__name__}: {e}</b>"
+            self.error = e
+            self._changed()
 
     def reset(self, **params) -> None:
-        """A new world with the sliders' values (and ``params``), at tick 0."""
+        """A new world with the parameters so far and ``params``, at tick 0. Raises
+        ConfigError for a value the model refuses, and keeps the old world then."""
         playing = self._playing.is_set()
         self.pause()
-        with self._lock:
-            old = self._params
-            self._params = {**old, **{k: s.value for k, s in self._sliders.items()}, **params}
+        with self.lock:
+            old = self.params
+            self.params = {**old, **params}
             try:
                 self.world = self._build()
             except Exception:
-                self._params = old  # the world and its parameters stay as they were
+                self.params = old  # the world and its parameters stay as they were
                 raise
-        self._draw()
+        self._changed()
         if playing:
-            self._play.value = True
+            self.play()
 
     def set(self, **params) -> None:
-        """Set parameters as their sliders do: a live one from the next tick, any other
-        by a new world (:meth:`reset`). Raises ConfigError for a value the model refuses."""
+        """A live parameter (``Range(live=True)``) changes the running world from its
+        next tick; any other builds a new world (:meth:`reset`). Raises ConfigError for
+        a value the model refuses or one outside the parameter's declared range."""
+        for k, v in params.items():
+            r = self.model.ranges.get(k)
+            if r is not None and not r.lo <= v <= r.hi:
+                raise ConfigError(f"{k}={v!r} is outside its range [{r.lo}, {r.hi}]",
+                                  field=k, value=v, bound=(r.lo, r.hi))
         live = {k: v for k, v in params.items()
                 if k in self.model.ranges and self.model.ranges[k].live}
         if len(live) < len(params):
             self.reset(**params)
             return
-        with self._lock:
+        with self.lock:
             self.world.set_params(**live)
-            self._params.update(live)
-        if not self._playing.is_set():
-            self._draw()
+            self.params.update(live)
+        self._changed()
+
+    def sliders(self) -> tuple[list, list]:
+        """([(name, value, Range)] of the parameters with a declared range, [names of
+        those without]): what an explorer offers."""
+        ranged, unranged = [], []
+        for name, default in self.model.params.items():
+            r = self.model.ranges.get(name)
+            if r is None:
+                unranged.append(name)
+            else:
+                ranged.append((name, self.params.get(name, default), r))
+        return ranged, unranged
+
+
+class Explorer:
+    """A model's world with controls, for Jupyter (module docstring).
+
+    The arguments are :class:`Session`'s, and ``view``: keyword arguments of
+    :func:`dod_sim.draw.plot` (``color=``, ``layer=``, ...); the speed slider goes from
+    1 to 100 times ``speed``.
+
+    ``widget`` is the ipywidgets box (an Explorer displays as it); ``session`` its
+    :class:`Session` and ``world`` the current world; :meth:`play`, :meth:`pause`,
+    :meth:`step`, :meth:`reset` and :meth:`set` do what the controls do, from code too.
+    """
+
+    def __init__(self, model, agents=None, *, seed: int = 0, threads: int | None = None,
+                 speed: int = 1, fps: float = 10.0, view: dict | None = None, **params):
+        widgets, Figure = _widgets()
+        self.session = Session(model, agents, seed=seed, threads=threads, speed=speed,
+                               fps=fps, **params)
+        self.model = self.session.model
+        self._view = dict(view or {})
+        self._fig = Figure(figsize=(9, 4.2), layout="constrained")
+        self._ax_space, self._ax_stats = self._fig.subplots(1, 2, width_ratios=(1, 1.2))
+
+        self._sliders = {}
+        ranged, unranged = self.session.sliders()
+        for name, value, r in ranged:
+            integer = isinstance(self.model.params[name], (int, np.integer))
+            kind, cast = (widgets.IntSlider, int) if integer else (widgets.FloatSlider, float)
+            s = kind(value=value, min=cast(r.lo), max=cast(r.hi), step=cast(r.step),
+                     description=name, continuous_update=False,
+                     tooltip="applies from the next tick" if r.live else "builds a new world",
+                     style={"description_width": "initial"})
+            s.observe(lambda change, name=name: self.set(**{name: change["new"]}), "value")
+            self._sliders[name] = s
+        self._speed = widgets.IntSlider(value=speed, min=1, max=100 * speed,
+                                        description="ticks a frame",
+                                        style={"description_width": "initial"})
+        self._speed.observe(lambda c: setattr(self.session, "speed", c["new"]), "value")
+        self._play = widgets.ToggleButton(description="play", icon="play")
+        self._play.observe(lambda c: self.play() if c["new"] else self.pause(), "value")
+        step = widgets.Button(description="step", icon="step-forward")
+        step.on_click(lambda _: self.step())
+        reset = widgets.Button(description="reset", icon="undo")
+        reset.on_click(lambda _: self.reset())
+        self._image = widgets.Image(format="png")
+        self._status = widgets.HTML()
+        notes = ([f"no slider (no declared range): {', '.join(unranged)}"] if unranged else [])
+        notes += [f"{n}: {'live' if r.live else 'new world'}" for n, _, r in ranged]
+        self.widget = widgets.VBox([
+            widgets.HBox([self._play, step, reset, self._speed]),
+            widgets.HBox(list(self._sliders.values()), layout={"flex_flow": "row wrap"}),
+            widgets.HTML("<small>" + "; ".join(notes) + "</small>"),
+            self._image, self._status])
+        self.session.listeners.append(lambda session: self._draw())
+        self._draw()
+
+    @property
+    def world(self):
+        return self.session.world
+
+    @property
+    def _history(self):
+        return self.session.history
+
+    def _draw(self) -> None:
+        """Draw the current world and its statistics into the image (the world does not
+        change meanwhile)."""
+        from . import draw
+
+        session = self.session
+        with session.lock:
+            ax, st = self._ax_space, self._ax_stats
+            ax.clear()
+            st.clear()
+            draw.plot(session.world, ax=ax, **self._view)
+            ticks = np.asarray(session.history["tick"])
+            for k in self.model.stats:
+                st.plot(ticks, session.history[k], lw=1, label=k)
+            if self.model.stats:
+                st.legend(loc="upper left", fontsize=8)
+            st.set_xlabel("tick")
+            st.grid(alpha=0.3)
+            tick, live = session.world.tick, session.world.live
+        buf = io.BytesIO()
+        self._fig.savefig(buf, format="png", dpi=80)
+        self._image.value = buf.getvalue()
+        if session.error is not None:
+            e = session.error
+            self._status.value = f"<b>stopped: {type(e).__name__}: {e}</b>"
+        else:
+            self._status.value = (f"<small>tick {tick:,} &middot; {live:,} agents"
+                                  f"{' &middot; playing' if session.playing else ''}</small>")
+
+    def step(self, ticks: int | None = None) -> None:
+        """Run ``ticks`` ticks (default: the speed control's) and redraw."""
+        self.session.step(ticks)
+
+    def play(self) -> None:
+        """Run in the background, a batch of ``speed`` ticks a frame, until :meth:`pause`."""
+        self.session.play()
+
+    def pause(self) -> None:
+        """Stop playing after the batch in progress (returns when it has stopped)."""
+        self.session.pause()
+        if self._play.value:
+            self._play.value = False
+
+    def reset(self, **params) -> None:
+        """A new world with the sliders' values (and ``params``), at tick 0."""
+        self.session.reset(**{**{k: s.value for k, s in self._sliders.items()}, **params})
+
+    def set(self, **params) -> None:
+        """Set parameters as their sliders do (:meth:`Session.set`)."""
+        self.session.set(**params)
 
     def _ipython_display_(self):  # pragma: no cover - Jupyter only
         from IPython.display import display
