@@ -110,6 +110,26 @@ def _parser() -> argparse.ArgumentParser:
                            "(its own config; only --threads applies)")
     run.add_argument("--json", action="store_true", help="print the summary as JSON only")
 
+    explore = sub.add_parser("explore", help="serve a model's explorer (sliders, play, "
+                                             "the agents and statistics) as a web page")
+    explore.add_argument("model", metavar="MODEL",
+                         help="a gallery model (boids, schelling, ...) or "
+                              "package.module:attribute naming a dod_sim Model")
+    explore.add_argument("--agents", type=_count("--agents", 1), default=None,
+                         help="agents of the first world (default: the model's)")
+    explore.add_argument("--param", action="append", default=[], metavar="K=V",
+                         help="a model parameter of the first world (repeatable)")
+    explore.add_argument("--seed", type=_count("--seed"), default=0)
+    explore.add_argument("--threads", type=_count("--threads", 1), default=None)
+    explore.add_argument("--speed", type=_count("--speed", 1), default=1,
+                         help="ticks per frame at the start")
+    explore.add_argument("--color", default=None, metavar="COLUMN",
+                         help="the column that colours the agents (default: the model's)")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to listen on (default: this machine only)")
+    explore.add_argument("--port", type=_count("--port"), default=8765,
+                         help="0: any free port")
+    explore.add_argument("--play", action="store_true", help="start playing at once")
     warmup = sub.add_parser("warmup", help="compile the tick's kernels and the reference "
                                            "models (--gallery: every model) into the cache")
     warmup.add_argument("--jobs", type=_count("--jobs", 1), default=None,
@@ -128,13 +148,14 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench.add_argument("suite", nargs="?",
-                       choices=("tick", "auth", "models", "framework", "roofline"),
+                       choices=("tick", "auth", "models", "framework", "roofline", "explore"),
                        default="tick",
                        help="tick (default): the seed table, scaling, burst and machine "
                             "limits; auth: MAC throughput vs hashlib; models: the gallery's "
                             "models vs Mesa's own examples; framework: what births, deaths, "
                             "data collection and drawing cost; roofline: each phase of the "
-                            "tick beside its floor on this machine")
+                            "tick beside its floor on this machine; explore: frames a second "
+                            "of the web explorer in headless Chromium")
     bench.add_argument("--quick", action="store_true", help="smaller and shorter (CI, < 1 min)")
     bench.add_argument("--json", action="store_true")
 
@@ -508,6 +529,13 @@ def _cmd_bench(args) -> int:
         result = roofline_benchmark(quick=args.quick, progress=progress)
         print(jsonio.dumps(result, indent=2) if args.json else format_roofline(result))
         return 0
+    if args.suite == "explore":
+        from .bench_explore import explore_benchmark, format_explore
+
+        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
+        result = explore_benchmark(quick=args.quick, progress=progress)
+        print(jsonio.dumps(result, indent=2) if args.json else format_explore(result))
+        return 0
     if args.suite == "framework":
         from .bench_framework import format_framework, framework_benchmark
 
@@ -556,9 +584,37 @@ def _cmd_sweep(args) -> int:
     return run_args(args)
 
 
+def _cmd_explore(args) -> int:
+    """``dod-sim explore MODEL``: the web explorer (dod_sim.webview) until Ctrl-C."""
+    from .errors import DodSimError
+    from .models import resolve
+    from .webview import WebExplorer
+
+    try:
+        model, _ = resolve(args.model)
+        print(f"building {model.name} (compiling on first use) ...", file=sys.stderr)
+        web = WebExplorer(args.model, args.agents, host=args.host, port=args.port,
+                          color=args.color, seed=args.seed, threads=args.threads,
+                          speed=args.speed, **_params(model, args.param))
+    except DodSimError as e:
+        print(f"dod-sim: error: {e}", file=sys.stderr)
+        return 2
+    print(f"exploring {model.name} at {web.url} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    if args.play:
+        web.session.play()
+    try:
+        web.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        web.server.server_close()
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"run": _cmd_run, "warmup": _cmd_warmup, "cache": _cmd_cache,
+    handler = {"run": _cmd_run, "explore": _cmd_explore, "warmup": _cmd_warmup,
+               "cache": _cmd_cache,
                "bench": _cmd_bench, "soak": _cmd_soak, "sweep": _cmd_sweep}[args.command]
     try:
         return handler(args)

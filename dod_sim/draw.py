@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["plot", "animate", "MAX_MARKERS", "MAX_EDGES", "RASTER_PIXELS"]
+__all__ = ["plot", "image", "animate", "MAX_MARKERS", "MAX_EDGES", "RASTER_PIXELS"]
 
 MAX_MARKERS = 20_000   # more agents than this are drawn as an image
 MAX_EDGES = 20_000     # a network with more edges is drawn without them
@@ -246,6 +246,43 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
     name = getattr(getattr(world, "model", None), "name", type(world).__name__)
     ax.set_title(title if title is not None else f"{name}, tick {world.tick}")
     return ax
+
+
+def image(world, *, color: Any = None, table: str | None = None) -> tuple[np.ndarray, tuple]:
+    """The live agents of ``world`` as one image of their space, without matplotlib:
+    ``(values, (vmin, vmax))``, values float64[ny, nx] (row 0 at the bottom) holding per
+    pixel the mean of ``color`` over its agents (their count without a colour), NaN
+    where none is. The pixels are those of :func:`plot`'s raster; several tables are
+    coloured by table (0, 1, ...) unless ``color`` names a column of theirs; a world
+    without positions (a network, no space) shows its rows on a square lattice.
+    ``(vmin, vmax)``: the model's declared colour range, else the image's own."""
+    defaults = _view_defaults(world)
+    color = defaults.get("color") if color is None else color
+    kinds = _kinds(world, table)
+    placed = [(t, cols) for t, cols in kinds if "x" in cols and "y" in cols]
+    out = None
+    by_table = len(placed) > 1 and not (isinstance(color, str)
+                                        and all(color in cols for _, cols in placed))
+    for j, (t, cols) in enumerate(placed):
+        live = _live_mask(cols)
+        px, py = _live(cols["x"], live), _live(cols["y"], live)
+        c = (np.full(px.size, float(j)) if by_table else
+             _column(world, cols, color, "color", live))
+        w, h = _extent(world, px, py)
+        layer = _raster(px, py, c, w, h, np.issubdtype(cols["x"].dtype, np.integer))
+        out = layer if out is None else np.where(np.isnan(layer), out, layer)
+    if out is None:  # no positions: the rows on a square lattice
+        _, cols = kinds[0]
+        live = _live_mask(cols)
+        rows = next(iter(cols.values())).shape[0] if cols else 0
+        side = max(1, int(np.ceil(np.sqrt(rows))))
+        r = np.arange(rows) if live is None else np.flatnonzero(live)
+        out = _raster(r % side, r // side, _column(world, cols, color, "color", live),
+                      side, side, grid=True)
+    if "vmin" in defaults and "vmax" in defaults and not by_table:
+        return out, (float(defaults["vmin"]), float(defaults["vmax"]))
+    seen = out[~np.isnan(out)]
+    return out, ((float(seen.min()), float(seen.max())) if seen.size else (0.0, 1.0))
 
 
 def _colour(scatter: dict, c) -> dict:

@@ -33,6 +33,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 API = {
     "model": "dod_sim.model.ModelWorld", "spaces": "dod_sim.spaces.Network",
     "draw": "dod_sim.draw.plot", "debug": "dod_sim.debug.SystemError_",
+    "explore": "dod_sim.explore.Session", "webview": "dod_sim.webview.WebExplorer",
     "sweep": "dod_sim.sweep.sweep_model", "schema": "dod_sim.schema.Schema",
     "world": "dod_sim.world.World", "config": "dod_sim.config.Config",
     "errors": "dod_sim.errors.ConfigError",
