@@ -6,7 +6,6 @@ it moves a slider, steps the model, and sees the view and the statistic change."
 import html
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -196,8 +195,9 @@ document.body.appendChild(f);
 
 @pytest.mark.slow
 def test_the_page_moves_a_slider_steps_and_shows_the_change(web):
-    browser = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome",
-                                              "google-chrome-stable") if shutil.which(n)), None)
+    from dod_sim.bench_explore import browser as find_browser
+
+    browser = find_browser()
     if browser is None:
         if os.environ.get("DOD_SIM_REQUIRE_BROWSER"):  # CI installs one: never skip there
             pytest.fail("no Chromium or Chrome, and DOD_SIM_REQUIRE_BROWSER is set")
