@@ -123,6 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     explore.add_argument("--threads", type=_count("--threads", 1), default=None)
     explore.add_argument("--speed", type=_count("--speed", 1), default=1,
                          help="ticks per frame at the start")
+    explore.add_argument("--tick-ms", type=_number("--tick-ms", 0), default=0.0,
+                         help="pace one tick per period (0 = as fast as frames allow)")
     explore.add_argument("--color", default=None, metavar="COLUMN",
                          help="the column that colours the agents (default: the model's)")
     explore.add_argument("--host", default="127.0.0.1",
@@ -595,7 +597,8 @@ def _cmd_explore(args) -> int:
         print(f"building {model.name} (compiling on first use) ...", file=sys.stderr)
         web = WebExplorer(args.model, args.agents, host=args.host, port=args.port,
                           color=args.color, seed=args.seed, threads=args.threads,
-                          speed=args.speed, **_params(model, args.param))
+                          speed=args.speed, tick_ms=args.tick_ms,
+                          **_params(model, args.param))
     except DodSimError as e:
         print(f"dod-sim: error: {e}", file=sys.stderr)
         return 2

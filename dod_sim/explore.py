@@ -50,6 +50,9 @@ class Session:
         ``"module:attribute"`` (:func:`dod_sim.models.resolve`); agents : as the model's
         world takes them; seed, threads and ``params`` : the first world's
     speed : ticks per batch (one frame); fps : the most batches a second while playing
+    tick_ms : pace the run at one tick per ``tick_ms`` (0: as fast as ``fps`` allows),
+        as ``ModelWorld.run(tick_ms=)`` does; a batch then starts every ``speed *
+        tick_ms`` at most
 
     ``world`` is the current world and ``history`` its statistics so far ({"tick": [...],
     stat: [...]}, float64 values). Each change (a batch, a step, a new world, a live
@@ -58,13 +61,18 @@ class Session:
     """
 
     def __init__(self, model, agents=None, *, seed: int = 0, threads: int | None = None,
-                 speed: int = 1, fps: float = 10.0, **params):
+                 speed: int = 1, fps: float = 10.0, tick_ms: float = 0.0, **params):
         from .models import resolve
 
         self.model, self._make = resolve(model)
         self.speed = speed
         if not fps > 0:
             raise ConfigError(f"fps={fps!r} must be > 0", field="fps", value=fps, bound=0)
+        if isinstance(tick_ms, bool) or not isinstance(tick_ms, (int, float)) \
+                or not 0 <= tick_ms <= 3.6e6:
+            raise ConfigError(f"tick_ms={tick_ms!r} must be a number in [0, 3600000]",
+                              field="tick_ms", value=tick_ms, bound=(0, 3.6e6))
+        self.tick_ms = float(tick_ms)
         self.agents, self.seed, self.threads, self.fps = agents, seed, threads, float(fps)
         self.params = dict(params)
         self.listeners = []
@@ -101,7 +109,8 @@ class Session:
     def step(self, ticks: int | None = None) -> None:
         """Run ``ticks`` ticks (default: ``speed``) in one compiled batch."""
         with self.lock:
-            table = self.world.run(self.speed if ticks is None else ticks)
+            table = self.world.run(self.speed if ticks is None else ticks,
+                                   tick_ms=self.tick_ms)
             n = len(table["step"])
             self.history["tick"].extend(self.world.tick - n + 1 + np.arange(n))
             for k in self.model.stats:
@@ -131,7 +140,8 @@ class Session:
             while self._playing.is_set():
                 t = time.perf_counter()
                 self.step()
-                time.sleep(max(0.0, 1.0 / self.fps - (time.perf_counter() - t)))
+                every = max(1.0 / self.fps, self.speed * self.tick_ms / 1e3)
+                time.sleep(max(0.0, every - (time.perf_counter() - t)))
         except Exception as e:  # noqa: BLE001 - reported to the listeners, then playing stops
             self._playing.clear()
             self.error = e

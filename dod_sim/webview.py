@@ -47,7 +47,7 @@ class WebExplorer:
     """A :class:`~dod_sim.explore.Session` served over HTTP (module docstring).
 
     The arguments are the session's (``model``, ``agents``, ``seed``, ``threads``,
-    ``speed``, ``fps``, ``**params``), and ``host``/``port`` (port 0: a free one);
+    ``speed``, ``fps``, ``tick_ms``, ``**params``), and ``host``/``port`` (port 0: a free one);
     ``color`` names the column that colours the agents (default: the model's view).
     :meth:`start` serves in a background thread and returns the address;
     :meth:`serve_forever` serves in this one; :meth:`close` stops both the run and the
@@ -56,12 +56,12 @@ class WebExplorer:
 
     def __init__(self, model, agents=None, *, host: str = "127.0.0.1", port: int = 8765,
                  color=None, seed: int = 0, threads: int | None = None, speed: int = 1,
-                 fps: float = 30.0, **params):
+                 fps: float = 30.0, tick_ms: float = 0.0, **params):
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(f"port={port!r} must be an integer in [0, 65535]", field="port",
                               value=port, bound=(0, 65535))
         self.session = Session(model, agents, seed=seed, threads=threads, speed=speed,
-                               fps=fps, **params)
+                               fps=fps, tick_ms=tick_ms, **params)
         self.color = color
         self.pages = {"/": ("text/html; charset=utf-8", PAGE.encode())}
         self._frame_lock = threading.Condition()

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from dod_sim import ConfigError, draw
+from dod_sim.explore import Session
 from dod_sim.webview import FRAME_HEADER, MAX_BODY, WebExplorer
 
 
@@ -115,6 +116,18 @@ def test_controls_apply_and_refuse_with_the_field(web):
     assert e.value.code == 400
 
 
+def test_a_paced_session_never_runs_ahead_of_its_period():
+    s = Session("boids", 100, threads=1, tick_ms=20, fps=1000)
+    s.step(1)  # compiled or loaded
+    t = time.perf_counter()
+    s.play()
+    time.sleep(0.5)
+    s.pause()
+    elapsed = time.perf_counter() - t
+    assert 1 <= s.world.tick - 1 <= elapsed / 0.020 + 1
+    assert s.world.last_report.period_ns == 20_000_000
+
+
 def test_bad_arguments_are_named():
     with pytest.raises(ConfigError) as e:
         WebExplorer("boids", 10, port=70000)
@@ -122,6 +135,10 @@ def test_bad_arguments_are_named():
     with pytest.raises(ConfigError) as e:
         WebExplorer("boids", 10, port=0, speed=0)
     assert e.value.field == "speed"
+    for bad in (-1, "5", True, 4e6):
+        with pytest.raises(ConfigError) as e:
+            Session("boids", 10, tick_ms=bad)
+        assert e.value.field == "tick_ms"
 
 
 @pytest.mark.slow
@@ -225,13 +242,17 @@ def test_the_page_moves_a_slider_steps_and_shows_the_change(web):
 
 
 @pytest.mark.slow
-def test_the_frame_rate_benchmark_counts_distinct_increasing_frames():
+def test_the_benchmark_counts_frames_and_paced_ticks():
     from dod_sim.bench_explore import browser, explore_benchmark, format_explore
 
     if browser() is None and not os.environ.get("DOD_SIM_REQUIRE_BROWSER"):
         assert "skipped" in explore_benchmark(quick=True)
         pytest.skip("no Chromium or Chrome")
     r = explore_benchmark(quick=True)
-    assert r["agents"] == 10_000 and r["seconds"] >= 5.0
-    assert r["frames"] > 0 and r["ticks_increasing"] and r["repeats"] == 0
-    assert "frames/s" in format_explore(r)
+    f = r["frame_rate"]
+    assert f["agents"] == 10_000 and f["seconds"] >= 3.0
+    assert f["frames"] > 0 and f["ticks_increasing"] and f["repeats"] == 0
+    p = r["paced"]
+    assert len(p["unwatched"]) == len(p["watched"]) == 1 and p["ratio"] > 0
+    assert all(run["ticks"] > 10 for run in p["unwatched"] + p["watched"])  # 3 s at 50 ms
+    assert "frames/s" in format_explore(r) and "watched / unwatched" in format_explore(r)
