@@ -272,7 +272,8 @@ class LiveRun:
             return dataclasses.replace(
                 reps[-1], tick_ns=np.concatenate([r.tick_ns for r in reps]),
                 wall_ns=sum(r.wall_ns for r in reps), cpu_ns=sum(r.cpu_ns for r in reps),
-                nrt_allocations=sum(r.nrt_allocations for r in reps))
+                nrt_allocations=sum(r.nrt_allocations for r in reps),
+                calls=sum(r.calls for r in reps))
         if not reps:
             n_ph, th = len(e["phase_names"]), e["threads"]
             z = np.zeros

@@ -2017,7 +2017,7 @@ class ModelWorld:
             pop.count[_pop.REFUSED] = 0
         ctable = collector.table_index if collector is not None else 0
         runner = self._mod.run_ticks if collector is None else self._mod.run_collect
-        done = 0
+        done = calls = 0
         ended = False
         batch = self._batch  # ticks a compiled call: about BATCH_NS of work, what Ctrl-C waits
         nrt0, cpu0, wall0 = runtime.nrt_allocations(), time.process_time_ns(), time.perf_counter_ns()
@@ -2035,6 +2035,7 @@ class ModelWorld:
                              bool(compiled), cyc[done:done + size], until_col, every, sample,
                              ctable, *args, *(collector.buffers if collector is not None
                                               else self._no_data))
+                calls += 1
                 # the loop returns early at a stop condition, or to get room for a sample
                 ended = ran < size and not (collector is not None and collector.sample[1])
                 if ran:
@@ -2058,7 +2059,7 @@ class ModelWorld:
                 if progress is not None and (done % progress_every == 0 or done == steps
                                              or ended):
                     progress(done, steps)
-            self._record_report(done, cyc, wall0, cpu0, nrt0, period)
+            self._record_report(done, cyc, wall0, cpu0, nrt0, period, calls)
         self._check_capacity()
         table = {"step": np.arange(first + 1, first + done + 1, dtype=np.int64)}
         table.update({k: v[:done] for k, v in pys.items()})
@@ -2066,7 +2067,7 @@ class ModelWorld:
         keep = self.model.stats if stats or collector is not None else {}
         return {k: table[k] for k in ["step"] + [k for k in keep if k in table]}, done
 
-    def _record_report(self, done, cyc, wall0, cpu0, nrt0, period):
+    def _record_report(self, done, cyc, wall0, cpu0, nrt0, period, calls):
         """``last_report`` of the ``done`` ticks of a run (its tick cycles ``cyc``)."""
         wall, cpu = time.perf_counter_ns() - wall0, time.process_time_ns() - cpu0
         self._columns = None
@@ -2074,6 +2075,7 @@ class ModelWorld:
             model=self.model.name, agents=self.rows, threads=self.threads,
             tick_ns=(cyc[:done] / runtime.cycles_per_ns()).astype(np.int64), wall_ns=wall,
             cpu_ns=cpu, period_ns=period, nrt_allocations=runtime.nrt_allocations() - nrt0,
+            calls=calls,
             provenance=runtime.provenance(
                 None, self.threads, seed=self.seed,
                 config_digest=snapshot.config_digest(self._snapshot_config())),

@@ -213,6 +213,8 @@ class ModelReport:
     wall_ns, cpu_ns : the run's wall and process CPU time; period_ns : the pacing
     period (0: unpaced); nrt_allocations : Numba NRT allocations during the run (the
     boxing of each compiled call's arguments; the tick itself allocates nothing);
+    calls : the compiled calls it made (batches of about 100 ms of ticks, so that a
+    Ctrl-C takes effect soon);
     provenance : versions, CPU, threading, seed, a digest of the model's config;
     threads_choice : how the thread count was chosen.
     """
@@ -225,6 +227,7 @@ class ModelReport:
     cpu_ns: int
     period_ns: int = 0
     nrt_allocations: int = 0
+    calls: int = 0
     provenance: dict = field(default_factory=dict)
     threads_choice: dict = field(default_factory=dict)
 
@@ -244,7 +247,7 @@ class ModelReport:
             **tick_figures(self.tick_ns, self.period_ns),
             "agent_ticks_per_s": self.agents * self.ticks / busy_s if busy_s else 0.0,
             "cpu_percent": 100.0 * self.cpu_ns / self.wall_ns if self.wall_ns else 0.0,
-            "nrt_allocations": int(self.nrt_allocations),
+            "nrt_allocations": int(self.nrt_allocations), "calls": int(self.calls),
             "rss_mb": rss_bytes() / 2**20,
         }
 

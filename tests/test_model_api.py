@@ -176,6 +176,12 @@ def test_no_allocation_grows_with_the_number_of_ticks(stats):
     if counts[0] < 0:
         pytest.skip("this Numba keeps no allocation statistics")
     assert counts[0] == counts[1]  # the boxing of one call's arguments, not per tick
+    # however many compiled calls a run takes, it allocates their boxing and nothing more
+    w.run(1, stats=stats)
+    boxing = w.last_report.nrt_allocations
+    w.run(300, stats=stats, progress=lambda done, n: None, progress_every=7)
+    rep = w.last_report
+    assert rep.calls >= 300 // 7 and rep.nrt_allocations == rep.calls * boxing
 
 
 @pytest.mark.slow
