@@ -263,14 +263,14 @@ def image(world, *, color: Any = None, table: str | None = None) -> tuple[np.nda
     out = None
     by_table = len(placed) > 1 and not (isinstance(color, str)
                                         and all(color in cols for _, cols in placed))
-    for j, (t, cols) in enumerate(placed):
+    for j, (_, cols) in enumerate(placed):
         live = _live_mask(cols)
         px, py = _live(cols["x"], live), _live(cols["y"], live)
         c = (np.full(px.size, float(j)) if by_table else
              _column(world, cols, color, "color", live))
         w, h = _extent(world, px, py)
-        layer = _raster(px, py, c, w, h, np.issubdtype(cols["x"].dtype, np.integer))
-        out = layer if out is None else np.where(np.isnan(layer), out, layer)
+        kind = _raster(px, py, c, w, h, np.issubdtype(cols["x"].dtype, np.integer))
+        out = kind if out is None else np.where(np.isnan(kind), out, kind)  # later on top
     if out is None:  # no positions: the rows on a square lattice
         _, cols = kinds[0]
         live = _live_mask(cols)

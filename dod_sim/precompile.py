@@ -26,9 +26,8 @@ from typing import Callable
 from . import runtime
 from .errors import ConfigError
 
-__all__ = ["PHASES", "KERNELS", "MODELS", "GALLERY", "AFTER_PHASES", "COLD_SECONDS", "compile_unit",
-           "compile_units",
-           "tick_is_cold"]
+__all__ = ["PHASES", "KERNELS", "MODELS", "GALLERY", "AFTER_PHASES", "COLD_SECONDS",
+           "compile_unit", "compile_units", "tick_is_cold"]
 
 PHASES = ("phase:act", "phase:tiles", "phase:deliver", "phase:init", "phase:setup",
           "phase:chaos", "phase:arena", "phase:end")

@@ -13,7 +13,7 @@ from test_population import LIFE  # noqa: E402
 from test_tables import PREY  # noqa: E402
 
 from dod_sim import Config, World  # noqa: E402
-from dod_sim.draw import MAX_MARKERS, animate, plot  # noqa: E402
+from dod_sim.draw import MAX_MARKERS, animate, image, plot  # noqa: E402
 from dod_sim.errors import ConfigError  # noqa: E402
 from dod_sim.kernels.rng import uniform  # noqa: E402
 from dod_sim.model import Column, Model, ModelWorld  # noqa: E402
@@ -51,6 +51,19 @@ def test_every_model_draws_a_picture_that_changes_after_a_step(name, world):
     world.run(3) if isinstance(world, World) else world.run(3, stats=False)
     after = pixels(plot(world, title=""))
     assert (before != after).any(), name
+
+
+@pytest.mark.parametrize("name, world", list(worlds()), ids=[n for n, _ in worlds()])
+def test_every_model_has_an_image_without_matplotlib_that_changes_after_a_step(name, world):
+    # draw.image: what the web explorer sends, one value a pixel, NaN where no agent is
+    before, (lo, hi) = image(world)
+    shown = before[~np.isnan(before)]
+    assert shown.size and lo <= shown.min() and shown.max() <= hi and lo <= hi
+    if name in ("wolf_sheep", "two tables"):  # several tables: coloured by table
+        assert set(np.unique(shown)) <= {0.0, 1.0}
+    world.run(3) if isinstance(world, World) else world.run(3, stats=False)
+    after, _ = image(world)
+    assert not np.array_equal(before, after, equal_nan=True), name
 
 
 def test_only_live_rows_are_drawn():
