@@ -169,10 +169,7 @@ class Session:
         next tick; any other builds a new world (:meth:`reset`). Raises ConfigError for
         a value the model refuses or one outside the parameter's declared range."""
         for k, v in params.items():
-            r = self.model.ranges.get(k)
-            if r is not None and not r.lo <= v <= r.hi:
-                raise ConfigError(f"{k}={v!r} is outside its range [{r.lo}, {r.hi}]",
-                                  field=k, value=v, bound=(r.lo, r.hi))
+            self.model.check_range(k, v)
         live = {k: v for k, v in params.items()
                 if k in self.model.ranges and self.model.ranges[k].live}
         if len(live) < len(params):

@@ -719,6 +719,14 @@ class Model:
 
     # ---- compilation ----------------------------------------------------------------
 
+    def check_range(self, name: str, value) -> None:
+        """ConfigError naming ``name`` when ``value`` lies outside its declared
+        :class:`Range` (a parameter without one takes any value its type allows)."""
+        r = self.ranges.get(name)
+        if r is not None and not r.lo <= value <= r.hi:
+            raise ConfigError(f"parameter {name}={value!r} is outside its range "
+                              f"[{r.lo}, {r.hi}]", field=name, value=value, bound=(r.lo, r.hi))
+
     def module(self, debug: bool = False):
         """The generated module of this model (written and imported once per process);
         ``debug``: the same source run as plain Python (:mod:`dod_sim.debug`)."""
@@ -1825,11 +1833,7 @@ class ModelWorld:
                                   field=k, value=v)
         new = self._params({**self.params._asdict(), **changes})
         for k in changes:
-            r = self.model.ranges[k]
-            if not r.lo <= getattr(new, k) <= r.hi:
-                raise ConfigError(f"parameter {k}={changes[k]!r} is outside its range "
-                                  f"[{r.lo}, {r.hi}]", field=k, value=changes[k],
-                                  bound=(r.lo, r.hi))
+            self.model.check_range(k, getattr(new, k))
         if self.model.check is not None:
             self.model.check(new, self._agents_given)
         self.params = new

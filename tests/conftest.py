@@ -31,6 +31,19 @@ def mesa_seeds(n: int) -> int:
     return n * MESA_FULL
 
 
+def browser_or_skip() -> str:
+    """A Chromium or Chrome binary for the browser tests; without one they skip, except
+    where ``DOD_SIM_REQUIRE_BROWSER`` is set (CI installs one), where they fail."""
+    from dod_sim.bench_explore import browser
+
+    path = browser()
+    if path is None:
+        if os.environ.get("DOD_SIM_REQUIRE_BROWSER"):
+            pytest.fail("no Chromium or Chrome, and DOD_SIM_REQUIRE_BROWSER is set")
+        pytest.skip("no Chromium or Chrome (Debian: apt-get install chromium)")
+    return path
+
+
 def load_vector(name):
     path = VECTORS / name
     if not path.exists():

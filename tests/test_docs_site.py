@@ -14,7 +14,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from conftest import browser_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -124,13 +125,6 @@ def test_gallery_has_a_picture_per_model(site):
         assert pixels[..., :3].std() > 0.01, f"{name}.png is blank"
 
 
-def _browser():
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
 # Loads ?page= into a frame (same origin), waits for its images, and writes what the
 # browser made of them and of the stylesheets into #result, which --dump-dom prints.
 CHECK_PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
@@ -184,11 +178,7 @@ def served(site):
     ("tutorial.html", "Tutorial: the Boltzmann wealth model from scratch"),
 ])
 def test_pages_show_in_a_browser(served, page, h1):
-    browser = _browser()
-    if browser is None:
-        if os.environ.get("DOD_SIM_REQUIRE_BROWSER"):  # CI installs one: never skip there
-            pytest.fail("no Chromium or Chrome, and DOD_SIM_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium or Chrome (Debian: apt-get install chromium)")
+    browser = browser_or_skip()
     from dod_sim.models import MODELS
 
     with tempfile.TemporaryDirectory() as profile:

@@ -5,7 +5,6 @@ it moves a slider, steps the model, and sees the view and the statistic change."
 
 import html
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+from conftest import browser_or_skip
 from dod_sim import ConfigError, draw
 from dod_sim.explore import Session
 from dod_sim.webview import FRAME_HEADER, MAX_BODY, WebExplorer
@@ -212,13 +212,7 @@ document.body.appendChild(f);
 
 @pytest.mark.slow
 def test_the_page_moves_a_slider_steps_and_shows_the_change(web):
-    from dod_sim.bench_explore import browser as find_browser
-
-    browser = find_browser()
-    if browser is None:
-        if os.environ.get("DOD_SIM_REQUIRE_BROWSER"):  # CI installs one: never skip there
-            pytest.fail("no Chromium or Chrome, and DOD_SIM_REQUIRE_BROWSER is set")
-        pytest.skip("no Chromium or Chrome (Debian: apt-get install chromium)")
+    browser = browser_or_skip()
     web.pages["/_check.html"] = ("text/html", CHECK.encode())
     with tempfile.TemporaryDirectory() as profile:
         run = subprocess.run(
@@ -241,13 +235,20 @@ def test_the_page_moves_a_slider_steps_and_shows_the_change(web):
     assert "alignment" in got["after"]["status"] and got["after"]["alignment"][-1] is not None
 
 
+def test_the_benchmark_says_when_there_is_no_browser(monkeypatch):
+    from dod_sim import bench_explore
+
+    monkeypatch.setattr(bench_explore, "browser", lambda: None)
+    r = bench_explore.explore_benchmark(quick=True)
+    assert "Chromium" in r["skipped"]
+    assert bench_explore.format_explore(r).startswith("explore: skipped (no Chromium")
+
+
 @pytest.mark.slow
 def test_the_benchmark_counts_frames_and_paced_ticks():
-    from dod_sim.bench_explore import browser, explore_benchmark, format_explore
+    from dod_sim.bench_explore import explore_benchmark, format_explore
 
-    if browser() is None and not os.environ.get("DOD_SIM_REQUIRE_BROWSER"):
-        assert "skipped" in explore_benchmark(quick=True)
-        pytest.skip("no Chromium or Chrome")
+    browser_or_skip()
     r = explore_benchmark(quick=True)
     f = r["frame_rate"]
     assert f["agents"] == 10_000 and f["seconds"] >= 3.0
