@@ -131,6 +131,14 @@ def _raster(px, py, values, w, h, grid):
 _EMPTY = np.zeros(0, np.float64)
 
 
+def _lattice(rows, live, values):
+    """The ``_raster`` of a world without space: its live rows on a square lattice, one
+    square each, in row order."""
+    side = max(1, int(np.ceil(np.sqrt(rows))))
+    r = np.arange(rows) if live is None else np.flatnonzero(live)
+    return _raster(r % side, r // side, values, side, side, grid=True)
+
+
 def _kinds(world, table) -> list:
     """[(table name or None, {column: array})] of the tables to draw, their columns
     under their own names (a model of several tables names them ``table.column``)."""
@@ -235,10 +243,7 @@ def plot(world, *, color: Any = None, size: Any = None, layer: str | None = None
             ax.set_aspect("equal")
             ax.axis("off")
         else:  # no space: the rows themselves, on a square lattice, as one image
-            side = max(1, int(np.ceil(np.sqrt(rows))))
-            r = np.arange(rows) if live is None else np.flatnonzero(live)
-            image = _raster(r % side, r // side, c, side, side, grid=True)
-            ax.imshow(image, origin="lower", cmap=cmap, interpolation="nearest",
+            ax.imshow(_lattice(rows, live, c), origin="lower", cmap=cmap, interpolation="nearest",
                       vmin=scatter.get("vmin"), vmax=scatter.get("vmax"))
             ax.set_xticks([])
             ax.set_yticks([])
@@ -275,10 +280,7 @@ def image(world, *, color: Any = None, table: str | None = None) -> tuple[np.nda
         _, cols = kinds[0]
         live = _live_mask(cols)
         rows = next(iter(cols.values())).shape[0] if cols else 0
-        side = max(1, int(np.ceil(np.sqrt(rows))))
-        r = np.arange(rows) if live is None else np.flatnonzero(live)
-        out = _raster(r % side, r // side, _column(world, cols, color, "color", live),
-                      side, side, grid=True)
+        out = _lattice(rows, live, _column(world, cols, color, "color", live))
     if "vmin" in defaults and "vmax" in defaults and not by_table:
         return out, (float(defaults["vmin"]), float(defaults["vmax"]))
     seen = out[~np.isnan(out)]
