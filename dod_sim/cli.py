@@ -510,6 +510,14 @@ def _cmd_cache(args) -> int:
     return 0
 
 
+# bench suites that take quick= and progress= (a callable of one line of text):
+# (module of dod_sim, benchmark function, formatter)
+_SUITES = {"models": ("bench_models", "models_benchmark", "format_models"),
+           "roofline": ("bench_roofline", "roofline_benchmark", "format_roofline"),
+           "framework": ("bench_framework", "framework_benchmark", "format_framework"),
+           "explore": ("bench_explore", "explore_benchmark", "format_explore")}
+
+
 def _cmd_bench(args) -> int:
     if args.suite == "auth":
         from .bench import auth_benchmark, format_auth
@@ -517,33 +525,14 @@ def _cmd_bench(args) -> int:
         result = auth_benchmark(quick=args.quick)
         print(jsonio.dumps(result, indent=2) if args.json else format_auth(result))
         return 0
-    if args.suite == "models":
-        from .bench_models import format_models, models_benchmark
+    if args.suite in _SUITES:
+        import importlib
 
+        module, run, fmt = _SUITES[args.suite]
+        mod = importlib.import_module(f".{module}", __package__)
         progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
-        result = models_benchmark(quick=args.quick, progress=progress)
-        print(jsonio.dumps(result, indent=2) if args.json else format_models(result))
-        return 0
-    if args.suite == "roofline":
-        from .bench_roofline import format_roofline, roofline_benchmark
-
-        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
-        result = roofline_benchmark(quick=args.quick, progress=progress)
-        print(jsonio.dumps(result, indent=2) if args.json else format_roofline(result))
-        return 0
-    if args.suite == "explore":
-        from .bench_explore import explore_benchmark, format_explore
-
-        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
-        result = explore_benchmark(quick=args.quick, progress=progress)
-        print(jsonio.dumps(result, indent=2) if args.json else format_explore(result))
-        return 0
-    if args.suite == "framework":
-        from .bench_framework import format_framework, framework_benchmark
-
-        progress = None if args.json else (lambda text: print(f"  {text} ...", file=sys.stderr))
-        result = framework_benchmark(quick=args.quick, progress=progress)
-        print(jsonio.dumps(result, indent=2) if args.json else format_framework(result))
+        result = getattr(mod, run)(quick=args.quick, progress=progress)
+        print(jsonio.dumps(result, indent=2) if args.json else getattr(mod, fmt)(result))
         return 0
     from .bench_tick import format_tick, tick_benchmark
 
