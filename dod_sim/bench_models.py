@@ -12,7 +12,8 @@ counted; :func:`compile_seconds` measures it). :func:`world_build` times buildin
 small world with the default thread count against ``threads=1``: what the thread probe
 of :mod:`dod_sim.pacing` adds once its verdict is cached. Mesa runs only where it finishes in
 reasonable time: at most ``MESA_SIZES`` agents, each size capped at ``mesa_budget_s``
-seconds of stepping (at least one step).
+seconds of stepping (at least one step), or only at the one size its example supports
+(``MESA_NATIVE``).
 """
 
 from __future__ import annotations
@@ -25,12 +26,16 @@ import numpy as np
 from . import runtime
 
 __all__ = ["models_benchmark", "format_models", "mesa_model", "mesa_stats", "mesa_available",
-           "SIZES", "QUICK_SIZES", "MESA_SIZES", "compile_seconds", "world_build",
+           "SIZES", "QUICK_SIZES", "MESA_SIZES", "MESA_NATIVE", "rows_for", "compile_seconds", "world_build",
            "BUILD_CASES", "format_world_build"]
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
 MESA_SIZES = (1_000, 10_000)
+#: Models whose Mesa example runs at one size only: it is added to their rows, and Mesa
+#: is measured there alone (Sugarscape: 200 traders on its 50 x 50 map; more fail with
+#: ``max([])`` once a trader is hemmed in, see ``dod_sim.models.sugarscape``).
+MESA_NATIVE = {"sugarscape": 200}
 MESA_SOURCES = {
     "wealth": "mesa.examples.basic.boltzmann_wealth_model.model.BoltzmannWealth",
     "schelling": "mesa.examples.basic.schelling.model.Schelling",
@@ -380,6 +385,14 @@ def world_build(quick: bool = False, repeat: int | None = None, cases=BUILD_CASE
     return out
 
 
+def rows_for(name: str, sizes) -> list[tuple[int, bool]]:
+    """(agents, whether Mesa runs there) of model ``name``'s rows, ascending: ``sizes``,
+    and its ``MESA_NATIVE`` size, where Mesa then runs alone."""
+    native = MESA_NATIVE.get(name)
+    return [(a, a == native if native else a in MESA_SIZES)
+            for a in sorted({*sizes, native} - {None})]
+
+
 def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
                      mesa_budget_s: float | None = None, repeat: int | None = None,
                      progress=None) -> dict:
@@ -404,12 +417,12 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
     result = {"models": {}, "compile_s": compile_s}
     for name in MODELS:
         rows = result["models"][name] = {}
-        for agents in sizes:
+        for agents, with_mesa in rows_for(name, sizes):
             if progress is not None:
                 progress(f"{name} {agents:,}")
             rate, threads = _ours(name, agents, quick, repeat)
             row = {"agent_steps_per_s": rate, "threads": threads}
-            if run_mesa and agents in MESA_SIZES:
+            if run_mesa and with_mesa:
                 if progress is not None:
                     progress(f"{name} {agents:,} (Mesa)")
                 if (rate := _mesa(name, agents, budget)) is not None:
@@ -436,7 +449,9 @@ def models_benchmark(quick: bool = False, sizes=None, *, mesa: bool = True,
     result["settings"] = {"quick": quick, "sizes": list(sizes), "repeat": repeat,
                           "mesa_sizes": list(MESA_SIZES) if run_mesa else [],
                           "mesa_budget_s": budget, "mesa_sources": MESA_SOURCES,
-                          "steps": {str(a): _steps_for(a, quick) for a in sizes}}
+                          "mesa_native": MESA_NATIVE if run_mesa else {},
+                          "steps": {str(a): _steps_for(a, quick)
+                                    for a in sorted({*sizes, *MESA_NATIVE.values()})}}
     return result
 
 

@@ -312,12 +312,17 @@ def test_trade_is_mesas_trader_trade():
         meta = rng.integers(1, 6, 4)
         a = MesaTrader(model, grid._cells[(0, 0)], *hold[:2], *meta[:2], 1)
         b = MesaTrader(model, grid._cells[(1, 0)], *hold[2:], *meta[2:], 1)
+        wel = np.array([a.calculate_welfare(a.sugar, a.spice),
+                        b.calculate_welfare(b.sugar, b.spice)], np.float64)
         a.trade(b)
         sugar, spice = hold[[0, 2]].astype(np.int64), hold[[1, 3]].astype(np.int64)
         trades, log = np.zeros(2, np.int64), np.zeros(2, np.float64)
-        sg.trade_pair(0, 1, sugar, spice, meta[[0, 2]].astype(np.int64),
-                      meta[[1, 3]].astype(np.int64), trades, log, False)
+        ms, mp = meta[[0, 2]].astype(np.int64), meta[[1, 3]].astype(np.int64)
+        sg.trade_pair(0, 1, sugar, spice, ms, mp, wel, trades, log, False)
         assert [a.sugar, b.sugar, a.spice, b.spice] == [sugar[0], sugar[1], spice[0], spice[1]]
+        # the welfare it keeps is Mesa's of the holdings after
+        assert list(wel) == [a.calculate_welfare(a.sugar, a.spice),
+                             b.calculate_welfare(b.sugar, b.spice)]
         assert trades[0] == len(a.prices) == log[0] and trades[1] == 0
         assert log[1] == pytest.approx(math.fsum(map(math.log, a.prices)), abs=1e-12)
         kinds["none" if not a.prices else "one" if len(a.prices) == 1 else "many"] += 1
@@ -385,13 +390,13 @@ def test_moves_are_mesas_trader_move(monkeypatch):
 
 @njit
 def trade_once(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cells,
-               population, sugar, spice, trades, trade_log):
+               population, sugar, spice, trades, scratch, trade_log):
     if not p.enable_trade:
         return
     m = shuffled(population, draw(key, 0), n)
     sg.trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
-                   metabolism_spice, hood, cells, sugar, spice, trades, trade_log,
-                   population, True)
+                   metabolism_spice, hood, cells, sugar, spice, trades,
+                   scratch.trader_welfare, trade_log, population, True)
 
 
 def _variant(name, systems):
@@ -623,6 +628,20 @@ def test_world_sizes_at_mesas_density():
     cols = big.columns
     for k, lo, hi in (("sugar", 25, 50), ("metabolism_spice", 1, 5), ("vision", 1, 5)):
         assert cols[k].min() == lo and cols[k].max() == hi, k
+
+
+def test_bench_models_compares_with_mesa_at_its_one_size():
+    """Mesa's example runs at 200 traders on its 50 x 50 map only: `dod-sim bench
+    models` adds that row to the model's and measures Mesa there alone; the world it
+    builds for 200 agents is Mesa's."""
+    from dod_sim.bench_models import rows_for
+
+    assert rows_for("sugarscape", (1_000, 10_000)) == [(200, True), (1_000, False),
+                                                       (10_000, False)]
+    assert rows_for("wealth", (1_000, 10_000)) == [(1_000, True), (10_000, True)]
+    assert rows_for("wealth", (100_000,)) == [(100_000, False)]
+    w = sg.world(sg.MESA_AGENTS)
+    assert (w.params.width, w.params.height, w.live) == (50, 50, 200)
 
 
 def test_view_draws_the_traders_on_the_sugar():

@@ -369,16 +369,17 @@ def mrs(sugar, spice, ms, mp):
 
 
 @kernel
-def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
+def trade_pair(i, a, sugar, spice, ms, mp, wel, trades, trade_log, once):
     """``Trader.trade`` of row i with row a (agents.py 91-203), its recursion a loop:
     each exchange is counted in ``trades[i]`` and ``trade_log`` (count, sum of log
     prices). ``once``: stop after one exchange (a wrong variant, for tests).
 
-    The welfare and MRS that ``maybe_sell_spice`` computes for the holdings after an
-    exchange are those that Mesa's next ``trade`` computes again from the holdings: they
-    are carried over (the same function of the same numbers, so the same values)."""
-    w_i = welfare(sugar[i], spice[i], ms[i], mp[i])
-    w_a = welfare(sugar[a], spice[a], ms[a], mp[a])
+    ``wel`` (float64[rows]) holds each row's welfare of its holdings, as
+    :func:`welfare` computes it, on entry, and is kept so: the welfare and MRS that
+    ``maybe_sell_spice`` computes for the holdings after an exchange are those that
+    Mesa's next ``trade`` computes again from the holdings (the same function of the
+    same numbers, so the same values), so they are carried over, and a proposal that
+    fails before a welfare is needed computes none."""
     mrs_i = mrs(sugar[i], spice[i], ms[i], mp[i])
     mrs_a = mrs(sugar[a], spice[a], ms[a], mp[a])
     while True:
@@ -386,10 +387,7 @@ def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
             return
         price = np.sqrt(mrs_i * mrs_a)
         # the trader with the higher MRS sells spice (maybe_sell_spice, 117-156)
-        if mrs_i > mrs_a:
-            s, o, w_s, w_o = i, a, w_i, w_a
-        else:
-            s, o, w_s, w_o = a, i, w_a, w_i
+        s, o = (i, a) if mrs_i > mrs_a else (a, i)
         if price >= 1:  # calculate_sell_spice_amount (91-103)
             su = np.int64(1)
             sp = np.int64(price)
@@ -403,10 +401,10 @@ def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
         if s_sugar <= 0 or o_sugar <= 0 or s_spice <= 0 or o_spice <= 0:
             return
         nw_s = welfare(s_sugar, s_spice, ms[s], mp[s])
-        if not w_s < nw_s:
+        if not wel[s] < nw_s:
             return
         nw_o = welfare(o_sugar, o_spice, ms[o], mp[o])
-        if not w_o < nw_o:
+        if not wel[o] < nw_o:
             return
         nm_s = mrs(s_sugar, s_spice, ms[s], mp[s])
         nm_o = mrs(o_sugar, o_spice, ms[o], mp[o])
@@ -416,15 +414,14 @@ def trade_pair(i, a, sugar, spice, ms, mp, trades, trade_log, once):
         sugar[o] = o_sugar
         spice[s] = s_spice
         spice[o] = o_spice
+        wel[s] = nw_s
+        wel[o] = nw_o
         trades[i] += 1
         trade_log[0] += 1.0
         trade_log[1] += np.log(price)
         if once:
             return
-        if s == i:
-            w_i, w_a, mrs_i, mrs_a = nw_s, nw_o, nm_s, nm_o
-        else:
-            w_i, w_a, mrs_i, mrs_a = nw_o, nw_s, nm_o, nm_s
+        mrs_i, mrs_a = (nm_s, nm_o) if s == i else (nm_o, nm_s)
 
 
 # ---- setup ------------------------------------------------------------------------------
@@ -550,10 +547,14 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
 
 @kernel
 def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice, hood,
-                cells, sugar, spice, trades, trade_log, population, once):
-    """Rows ``order[:m]`` in turn: ``trade_with_neighbors`` (agents.py 279-291)."""
+                cells, sugar, spice, trades, wel, trade_log, population, once):
+    """Rows ``order[:m]`` (every live row) in turn: ``trade_with_neighbors`` (agents.py
+    279-291). ``wel``: float64[rows] scratch, the welfare :func:`trade_pair` keeps."""
     w, h = p.width, p.height
     dx, dy, nxt, prv = hood.dx, hood.dy, cells.nxt, cells.prv
+    for t in range(m):
+        i = order[t]
+        wel[i] = welfare(sugar[i], spice[i], metabolism_sugar[i], metabolism_spice[i])
     for t in range(m):
         i = order[t]
         if not is_alive(population, i):
@@ -567,22 +568,22 @@ def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice
             while nxt[r] >= 0:  # the tail: the oldest in the cell, Mesa's first
                 r = nxt[r]
             while r >= 0:
-                trade_pair(i, r, sugar, spice, metabolism_sugar, metabolism_spice, trades,
-                           trade_log, once)
+                trade_pair(i, r, sugar, spice, metabolism_sugar, metabolism_spice, wel,
+                           trades, trade_log, once)
                 r = prv[r]
 
 
 @kernel
 def trade(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cells,
-          population, sugar, spice, trades, trade_log):
+          population, sugar, spice, trades, scratch, trade_log):
     """Every surviving trader trades with its neighbours, sequentially in a new
     uniformly random order (model.py 140-148)."""
     if not p.enable_trade:
         return
     m = shuffled(population, draw(key, 0), n)
     trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
-                metabolism_spice, hood, cells, sugar, spice, trades, trade_log, population,
-                False)
+                metabolism_spice, hood, cells, sugar, spice, trades, scratch.trader_welfare,
+                trade_log, population, False)
 
 
 # ---- statistics -------------------------------------------------------------------------
@@ -666,6 +667,7 @@ class Scratch(NamedTuple):
     stamp: np.ndarray    # int64[levels, levels]: the turn that computed memo's entry
     turn: np.ndarray     # int64[1]: turns taken (a stamp)
     wealth: np.ndarray   # int64[rows]: gini's sort
+    trader_welfare: np.ndarray  # float64[rows]: each trader's welfare in the trade phase
 
 
 def _scratch(p, rows):
@@ -673,7 +675,7 @@ def _scratch(p, rows):
     levels = int(max(a.max() for a in layers(p.width, p.height))) + 1
     return Scratch(np.zeros(size, np.float64), np.zeros(size, np.int64),
                    np.zeros((levels, levels), np.float64), np.zeros((levels, levels), np.int64),
-                   np.zeros(1, np.int64), np.zeros(rows, np.int64))
+                   np.zeros(1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.float64))
 
 
 def _int_at_least(p, k, lo, hi=2**31 - 1):
@@ -746,7 +748,7 @@ MODEL = Model(
         Kernel("trade", trade,
                reads=("x", "y", "vision", "metabolism_sugar", "metabolism_spice", "hood",
                       "cells", "population"),
-               writes=("sugar", "spice", "trades", "trade_log")),
+               writes=("sugar", "spice", "trades", "scratch", "trade_log")),
     ],
     stats={"Traders": Stat(traders, reads=("population",)),
            "Trade_Volume": Stat(trade_volume, reads=("trade_log",)),
