@@ -219,27 +219,33 @@ MESA_STEPS = 50  # Mesa's runs stop here; so do ours of a model whose population
 def _ours(name: str, agents: int, quick: bool, repeat: int) -> tuple[float, int]:
     """(agent-steps/s, threads) of the model on the default thread count. A model whose
     population changes (births and deaths) counts the agents alive at each step (taken
-    from an identical world stepped one step at a time, untimed) and runs as many steps
-    as Mesa's runs at most, so a population that dies out is not counted as working."""
+    from an identical world stepped one step at a time, untimed), runs as many steps as
+    Mesa's runs at most, so a population that dies out is not counted as working, and
+    times every repeat on a new world of the same seed: the same steps, with the same
+    agents, as the count."""
     from .models import MODELS
 
     world = MODELS[name].world(agents, seed=1)
     steps = _steps_for(agents, quick)
-    if world.model.dynamic:
+    dynamic = world.model.dynamic
+    if dynamic:
         steps = min(steps, MESA_STEPS)
     world.run(2)  # warm: compiled or loaded, pages touched
     start = world.tick
-    twin = MODELS[name].world(agents, seed=1) if world.model.dynamic else None
     best = math.inf
-    for _ in range(repeat):
+    for k in range(repeat):
+        if dynamic and k:
+            world = MODELS[name].world(agents, seed=1)
+            world.run(start)
         t = time.perf_counter()
         world.run(steps)
         best = min(best, time.perf_counter() - t)
-    if twin is None:
+    if not dynamic:
         return agents * steps / best, world.threads
+    twin = MODELS[name].world(agents, seed=1)
     twin.run(start, stats=False)
     lived = 0
-    for _ in range(steps):  # the first repeat's steps, as the timed runs' are alike
+    for _ in range(steps):  # the timed steps (every repeat runs the same ones)
         twin.run(1, stats=False)
         lived += twin.live
     return lived / best, world.threads

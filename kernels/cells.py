@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._jit import kernel
+from ._jit import inline, kernel
 from .population import shuffle
 
 __all__ = ["CellList", "cell_list", "insert", "remove", "move", "first", "after",
@@ -52,7 +52,7 @@ def cell_list(capacity: int, cells: int) -> CellList:
                     np.zeros(cells, np.int64))
 
 
-@kernel
+@inline
 def insert(cl, row, c):
     """Put ``row`` (in no cell) at the head of cell ``c``."""
     h = cl.head[c]
@@ -65,7 +65,7 @@ def insert(cl, row, c):
     cl.count[c] += 1
 
 
-@kernel
+@inline
 def remove(cl, row):
     """Take ``row`` out of its cell (nothing when it is in none)."""
     c = cl.cell[row]
@@ -84,7 +84,7 @@ def remove(cl, row):
     cl.count[c] -= 1
 
 
-@kernel
+@inline
 def move(cl, row, c):
     """``row`` into cell ``c`` (from wherever it is), at the head; nothing when it is
     there already. ``c = -1`` takes it out (a dead agent)."""
@@ -95,13 +95,13 @@ def move(cl, row, c):
         insert(cl, row, c)
 
 
-@kernel
+@inline
 def first(cl, c):
     """The first row in cell ``c``, or -1."""
     return cl.head[c]
 
 
-@kernel
+@inline
 def after(cl, row):
     """The row after ``row`` in its cell, or -1."""
     return cl.nxt[row]

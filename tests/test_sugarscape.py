@@ -294,11 +294,32 @@ def test_land_is_mesas_map():
     assert np.array_equal(p.reshape(7, 9), s.reshape(7, 9)[::-1])
 
 
+POWERS = sg.powers_of(1, 5)
+
+
+def test_welfare_from_the_table_is_welfare():
+    """The table holds the factors of welfare as CPython (and Mesa's numpy scalars)
+    compute them, entry by entry; read from it or past its edge, welfare is the same."""
+    m, _, width = POWERS.shape
+    assert (m, width) == (5, sg.POWERS_WIDTH)
+    for a in range(m):
+        for b in range(m):
+            e = (a + 1) / ((a + 1) + (b + 1))
+            assert POWERS[a, b].tolist() == [float(x) ** e for x in range(width)]
+    rng = np.random.default_rng(3)
+    for sugar, spice, ms, mp in zip(rng.integers(0, 3 * width, 2000), rng.integers(0, 3 * width, 2000),
+                                    rng.integers(1, 6, 2000), rng.integers(1, 6, 2000)):
+        assert sg.welfare_from(POWERS, 1, sugar, spice, ms, mp) == sg.welfare(sugar, spice, ms, mp)
+    assert sg.welfare_from(POWERS, 1, 5, 5, 7, 1) == sg.welfare(5, 5, 7, 1)  # off the table
+    assert sg.powers_of(1, 2**20).shape == (0, 0, 0)  # too wide a range: no table
+    assert sg.powers_of(3, 3).shape == (1, 1, sg.POWERS_WIDTH)
+
+
 @needs_mesa
 def test_trade_is_mesas_trader_trade():
     """Mesa's Trader.trade on pairs of traders (random holdings and metabolisms) against
-    the model's trade_pair on the same numbers: the same holdings after, the same
-    number of exchanges and prices."""
+    the model's exchange on the same numbers: the same holdings and welfare after, the
+    same number of exchanges and prices."""
     import mesa
     from mesa.discrete_space import OrthogonalVonNeumannGrid
     from mesa.examples.advanced.sugarscape_g1mt.agents import Trader as MesaTrader
@@ -316,15 +337,15 @@ def test_trade_is_mesas_trader_trade():
                         b.calculate_welfare(b.sugar, b.spice)], np.float64)
         a.trade(b)
         sugar, spice = hold[[0, 2]].astype(np.int64), hold[[1, 3]].astype(np.int64)
-        trades, log = np.zeros(2, np.int64), np.zeros(2, np.float64)
-        ms, mp = meta[[0, 2]].astype(np.int64), meta[[1, 3]].astype(np.int64)
-        sg.trade_pair(0, 1, sugar, spice, ms, mp, wel, trades, log, False)
-        assert [a.sugar, b.sugar, a.spice, b.spice] == [sugar[0], sugar[1], spice[0], spice[1]]
-        # the welfare it keeps is Mesa's of the holdings after
-        assert list(wel) == [a.calculate_welfare(a.sugar, a.spice),
-                             b.calculate_welfare(b.sugar, b.spice)]
-        assert trades[0] == len(a.prices) == log[0] and trades[1] == 0
-        assert log[1] == pytest.approx(math.fsum(map(math.log, a.prices)), abs=1e-12)
+        ms, mp = meta[[0, 2]], meta[[1, 3]]
+        n, logs, *after = sg.exchange(sugar[0], spice[0], ms[0], mp[0], wel[0], sugar[1],
+                                      spice[1], ms[1], mp[1], wel[1], 0.0, False,
+                                      POWERS, 1)
+        # the holdings after, and the welfare it keeps: Mesa's of the holdings after
+        assert after == [a.sugar, a.spice, a.calculate_welfare(a.sugar, a.spice),
+                         b.sugar, b.spice, b.calculate_welfare(b.sugar, b.spice)]
+        assert n == len(a.prices)
+        assert logs == pytest.approx(math.fsum(map(math.log, a.prices)), abs=1e-12)
         kinds["none" if not a.prices else "one" if len(a.prices) == 1 else "many"] += 1
         kinds["below_1"] += any(q < 1 for q in a.prices)
         a.remove()
@@ -396,7 +417,7 @@ def trade_once(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood
     m = shuffled(population, draw(key, 0), n)
     sg.trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
                    metabolism_spice, hood, cells, sugar, spice, trades,
-                   scratch.trader_welfare, trade_log, population, True)
+                   scratch.trader_welfare, scratch.powers, trade_log, population, True)
 
 
 def _variant(name, systems):

@@ -92,14 +92,17 @@ How ours maps them:
   ``trade`` (a new shuffle, then each trader trades with its neighbours in Mesa's
   order, the repeated trade a loop). The trades of a step are counted in the state
   resource ``trade_log`` (count, sum of log prices), reset by ``turns``.
-* Mesa's arithmetic, computed less often with the same results: a move computes the
-  welfare once per (sugar, spice) of the cells it looks at (the same function of the
-  same numbers); it keeps only the cells whose welfare can still be close to the best
+* Mesa's arithmetic, computed less often with the same results: welfare is the
+  product of two powers, read from a table of every power a holding below 1,024 can
+  need (:func:`powers_of`, filled by the same expression; tested entry by entry against
+  CPython's); a move takes each factor once per level a cell can hold
+  (:func:`factors`); it keeps only the cells whose welfare can still be close to the best
   (>= best so far x (1 - 2e-9): one below that is below the final best x (1 - 2e-9),
   so not ``isclose`` it) and takes the nearest as the root of the least squared
-  distance (the root is monotone). A trade carries the welfare and MRS that
-  ``maybe_sell_spice`` computed for the holdings after an exchange into the next round,
-  where Mesa computes them again from those holdings. Every comparison is Mesa's
+  distance (the root is monotone). The trade phase keeps every trader's welfare, and a
+  trade carries the welfare and MRS that ``maybe_sell_spice`` computed for the
+  holdings after an exchange into the next round, where Mesa computes them again from
+  those holdings (:func:`exchange`). Every comparison is Mesa's
   (``math.isclose`` as CPython computes it, ``<``, ``>``), so given the same order and
   choices the run equals Mesa's rules exactly (``tests/test_sugarscape.py`` replays
   them in plain Python, and checks moves and trades against Mesa's own ``Trader``).
@@ -157,7 +160,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ..errors import ConfigError
-from ..kernels._jit import kernel
+from ..kernels._jit import inline, kernel
+from ..kernels.borrow import borrow
 from ..kernels.cells import cell_list, first, insert, move
 from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled
 from ..kernels.rng import below, draw
@@ -166,7 +170,7 @@ from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
 from ..schema import InRange
 
 __all__ = ["MODEL", "world", "Hood", "hood_of", "mesa_order", "sugar_map", "layers",
-           "side_for", "welfare", "mrs", "isclose", "trade_pair", "SUGAR_MAP", "MESA_NAMES",
+           "side_for", "welfare", "welfare_from", "powers_of", "mrs", "isclose", "exchange", "SUGAR_MAP", "MESA_NAMES",
            "MAX_VISION", "OFFSETS"]
 
 #: Mesa's reporter names by ours.
@@ -362,6 +366,64 @@ def welfare(sugar, spice, ms, mp):
     return np.float64(sugar) ** (ms / mt) * np.float64(spice) ** (mp / mt)
 
 
+#: Holdings below this are read from the table of powers (:func:`powers_of`), which is
+#: kept at most POWERS_SIZE entries (2 MB) by making it narrower when metabolisms vary more.
+POWERS_WIDTH, POWERS_SIZE = 1024, 2**18
+
+
+@kernel
+def fill_powers(powers, lo):
+    """``powers[a, b, x] = float64(x) ** (ms / (ms + mp))`` with ms = a + lo, mp = b + lo:
+    the factors of :func:`welfare`, computed by the same expression."""
+    m, _, width = powers.shape
+    for a in range(m):
+        for b in range(m):
+            ms, mp = np.int64(a + lo), np.int64(b + lo)
+            mt = ms + mp
+            for x in range(width):
+                powers[a, b, x] = np.float64(x) ** (ms / mt)
+
+
+def powers_of(metabolism_min: int, metabolism_max: int) -> np.ndarray:
+    """float64[m, m, width], m = metabolism_max - metabolism_min + 1: the table of
+    :func:`fill_powers` (width 0, no table, when m is too large for it)."""
+    m = metabolism_max - metabolism_min + 1
+    width = min(POWERS_WIDTH, POWERS_SIZE // (m * m)) if m * m <= POWERS_SIZE // 64 else 0
+    powers = np.zeros((m, m, width) if width else (0, 0, 0), np.float64)
+    fill_powers(powers, np.int64(metabolism_min))
+    return powers
+
+
+@kernel
+def welfare_from(powers, lo, sugar, spice, ms, mp):
+    """:func:`welfare`, read from ``powers`` (:func:`powers_of`, ``lo`` =
+    metabolism_min) where the holdings and metabolisms are in it: the same values, as
+    the product of the same two powers; a pow costs ~20 ns, a read from the table ~1."""
+    a = ms - lo
+    b = mp - lo
+    m, _, width = powers.shape
+    if 0 <= a < m and 0 <= b < m and 0 <= sugar < width and 0 <= spice < width:
+        return powers[a, b, sugar] * powers[b, a, spice]
+    return welfare(sugar, spice, ms, mp)
+
+
+@kernel
+def factors(powers, lo, base, ms, mp, out):
+    """``out[q] = float64(base + q) ** (ms / (ms + mp))`` for every q: a factor of
+    :func:`welfare` (the sugar factor; the spice factor with ms and mp swapped), from
+    ``powers`` (as :func:`welfare_from`) where it holds it: the same values."""
+    a = ms - lo
+    b = mp - lo
+    m, _, width = powers.shape
+    e = ms / (ms + mp)
+    for q in range(out.shape[0]):
+        x = base + q
+        if 0 <= a < m and 0 <= b < m and 0 <= x < width:
+            out[q] = powers[a, b, x]
+        else:
+            out[q] = np.float64(x) ** e
+
+
 @kernel
 def mrs(sugar, spice, ms, mp):
     """``Trader.calculate_MRS`` (agents.py 80-89)."""
@@ -369,59 +431,67 @@ def mrs(sugar, spice, ms, mp):
 
 
 @kernel
-def trade_pair(i, a, sugar, spice, ms, mp, wel, trades, trade_log, once):
-    """``Trader.trade`` of row i with row a (agents.py 91-203), its recursion a loop:
-    each exchange is counted in ``trades[i]`` and ``trade_log`` (count, sum of log
-    prices). ``once``: stop after one exchange (a wrong variant, for tests).
+def exchange(sugar_i, spice_i, ms_i, mp_i, wel_i, sugar_a, spice_a, ms_a, mp_a, wel_a,
+             logs, once, powers, lo):
+    """``Trader.trade`` of trader i with trader a (agents.py 91-203), its recursion a
+    loop, on their holdings, metabolisms and welfare (:func:`welfare` of the holdings;
+    ``powers`` and ``lo`` as :func:`welfare_from`'s).
+    ``logs``: a running sum, to which each exchange adds its log price. ``once``: stop
+    after one exchange (a wrong variant, for tests).
 
-    ``wel`` (float64[rows]) holds each row's welfare of its holdings, as
-    :func:`welfare` computes it, on entry, and is kept so: the welfare and MRS that
-    ``maybe_sell_spice`` computes for the holdings after an exchange are those that
-    Mesa's next ``trade`` computes again from the holdings (the same function of the
-    same numbers, so the same values), so they are carried over, and a proposal that
-    fails before a welfare is needed computes none."""
-    mrs_i = mrs(sugar[i], spice[i], ms[i], mp[i])
-    mrs_a = mrs(sugar[a], spice[a], ms[a], mp[a])
-    while True:
-        if isclose(mrs_i, mrs_a, WELFARE_TOL):
-            return
+    Returns (exchanges, logs, sugar_i, spice_i, wel_i, sugar_a,
+    spice_a, wel_a) after them. The welfare and MRS that ``maybe_sell_spice`` computes
+    for the holdings after an exchange are those that Mesa's next ``trade`` computes
+    again from the holdings (the same function of the same numbers, so the same
+    values): they are carried over, and a proposal that fails before a welfare is needed
+    computes none. Scalars in and out: a call with array arguments in a loop costs an
+    atomic reference-count update per array on entry and exit."""
+    n = 0
+    mrs_i = mrs(sugar_i, spice_i, ms_i, mp_i)
+    mrs_a = mrs(sugar_a, spice_a, ms_a, mp_a)
+    while not isclose(mrs_i, mrs_a, WELFARE_TOL):
         price = np.sqrt(mrs_i * mrs_a)
-        # the trader with the higher MRS sells spice (maybe_sell_spice, 117-156)
-        s, o = (i, a) if mrs_i > mrs_a else (a, i)
         if price >= 1:  # calculate_sell_spice_amount (91-103)
             su = np.int64(1)
             sp = np.int64(price)
         else:
             su = np.int64(1 / price)
             sp = np.int64(1)
-        s_sugar = sugar[s] + su
-        o_sugar = sugar[o] - su
-        s_spice = spice[s] - sp
-        o_spice = spice[o] + sp
-        if s_sugar <= 0 or o_sugar <= 0 or s_spice <= 0 or o_spice <= 0:
-            return
-        nw_s = welfare(s_sugar, s_spice, ms[s], mp[s])
-        if not wel[s] < nw_s:
-            return
-        nw_o = welfare(o_sugar, o_spice, ms[o], mp[o])
-        if not wel[o] < nw_o:
-            return
-        nm_s = mrs(s_sugar, s_spice, ms[s], mp[s])
-        nm_o = mrs(o_sugar, o_spice, ms[o], mp[o])
-        if not nm_s > nm_o:  # the MRSs would cross
-            return
-        sugar[s] = s_sugar  # sell_spice (105-115)
-        sugar[o] = o_sugar
-        spice[s] = s_spice
-        spice[o] = o_spice
-        wel[s] = nw_s
-        wel[o] = nw_o
-        trades[i] += 1
-        trade_log[0] += 1.0
-        trade_log[1] += np.log(price)
+        # the trader with the higher MRS sells spice (maybe_sell_spice, 117-156)
+        if mrs_i < mrs_a:
+            su, sp = -su, -sp
+        n_sugar_i = sugar_i + su
+        n_sugar_a = sugar_a - su
+        n_spice_i = spice_i - sp
+        n_spice_a = spice_a + sp
+        if n_sugar_i <= 0 or n_sugar_a <= 0 or n_spice_i <= 0 or n_spice_a <= 0:
+            break
+        # the seller's welfare first, as Mesa's ``and`` evaluates it
+        if mrs_i > mrs_a:
+            nw_i = welfare_from(powers, lo, n_sugar_i, n_spice_i, ms_i, mp_i)
+            if not wel_i < nw_i:
+                break
+            nw_a = welfare_from(powers, lo, n_sugar_a, n_spice_a, ms_a, mp_a)
+            if not wel_a < nw_a:
+                break
+        else:
+            nw_a = welfare_from(powers, lo, n_sugar_a, n_spice_a, ms_a, mp_a)
+            if not wel_a < nw_a:
+                break
+            nw_i = welfare_from(powers, lo, n_sugar_i, n_spice_i, ms_i, mp_i)
+            if not wel_i < nw_i:
+                break
+        nm_i = mrs(n_sugar_i, n_spice_i, ms_i, mp_i)
+        nm_a = mrs(n_sugar_a, n_spice_a, ms_a, mp_a)
+        if not (nm_i > nm_a if mrs_i > mrs_a else nm_a > nm_i):  # the MRSs would cross
+            break
+        sugar_i, spice_i, wel_i, mrs_i = n_sugar_i, n_spice_i, nw_i, nm_i  # sell_spice
+        sugar_a, spice_a, wel_a, mrs_a = n_sugar_a, n_spice_a, nw_a, nm_a
+        n += 1
+        logs += np.log(price)
         if once:
-            return
-        mrs_i, mrs_a = (nm_s, nm_o) if s == i else (nm_o, nm_s)
+            break
+    return n, logs, sugar_i, spice_i, wel_i, sugar_a, spice_a, wel_a
 
 
 # ---- setup ------------------------------------------------------------------------------
@@ -467,9 +537,12 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
           trades, cell_sugar, cell_spice, cells, scratch, trade_log, population):
     """Every trader's move, eat, maybe_die, sequentially in a uniformly random order
     (model.py 131-138; agents.py 211-277)."""
+    # borrowed: the helpers called per turn count no references (kernels.borrow)
+    hood, cells, scratch, population = borrow((hood, cells, scratch, population))
     w, h = p.width, p.height
     dx, dy = hood.dx, hood.dy
-    wel, cand, memo, stamp = scratch.welfare, scratch.cand, scratch.memo, scratch.stamp
+    wel, cand, fs, fp = scratch.welfare, scratch.cand, scratch.sugar_factor, scratch.spice_factor
+    powers, lo = scratch.powers, p.metabolism_min
     trade_log[0] = 0.0
     trade_log[1] = 0.0
     m = shuffled(population, draw(key, 0), n)
@@ -484,20 +557,16 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
         ms, mp = metabolism_sugar[i], metabolism_spice[i]
         s, sp = sugar[i], spice[i]
         k0, k1 = hood_range(hood, xi, yi, vision[i], w, h)
-        # 1-2: the empty cells and their welfare, computed once per (sugar, spice) of
-        # a cell in this turn (memo, valid where stamp is this turn's)
-        scratch.turn[0] += 1
-        now = scratch.turn[0]
+        # 1-2: the empty cells and their welfare, the product of its two factors, each
+        # taken once per level a cell can hold
+        factors(powers, lo, s, ms, mp, fs)
+        factors(powers, lo, sp, mp, ms, fp)
         k = 0
         best = -np.inf
         for j in range(k0, k1):
             c = (yi + dy[j]) * w + xi + dx[j]
             if cells.count[c] == 0:
-                cs, cp = cell_sugar[c], cell_spice[c]
-                if stamp[cs, cp] != now:
-                    stamp[cs, cp] = now
-                    memo[cs, cp] = welfare(s + cs, sp + cp, ms, mp)
-                v = memo[cs, cp]
+                v = fs[cell_sugar[c]] * fp[cell_spice[c]]
                 best = v if v > best else best
                 # kept unless it cannot be close to the best (welfare >= 0: a value
                 # close to the final best b' >= best is >= b' (1 - 1e-9)); written
@@ -547,14 +616,19 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
 
 @kernel
 def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice, hood,
-                cells, sugar, spice, trades, wel, trade_log, population, once):
+                cells, sugar, spice, trades, wel, powers, trade_log, population, once):
     """Rows ``order[:m]`` (every live row) in turn: ``trade_with_neighbors`` (agents.py
-    279-291). ``wel``: float64[rows] scratch, the welfare :func:`trade_pair` keeps."""
-    w, h = p.width, p.height
+    279-291). ``wel``: float64[rows] scratch, each row's welfare of its holdings;
+    ``powers``: :func:`powers_of` the metabolisms' range. Each
+    exchange is counted in ``trades[i]`` of its initiator i and in ``trade_log`` (count,
+    sum of log prices)."""
+    hood, cells, powers, population = borrow((hood, cells, powers, population))
+    w, h, lo = p.width, p.height, p.metabolism_min
     dx, dy, nxt, prv = hood.dx, hood.dy, cells.nxt, cells.prv
     for t in range(m):
         i = order[t]
-        wel[i] = welfare(sugar[i], spice[i], metabolism_sugar[i], metabolism_spice[i])
+        wel[i] = welfare_from(powers, lo, sugar[i], spice[i], metabolism_sugar[i],
+                              metabolism_spice[i])
     for t in range(m):
         i = order[t]
         if not is_alive(population, i):
@@ -567,9 +641,13 @@ def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice
                 continue
             while nxt[r] >= 0:  # the tail: the oldest in the cell, Mesa's first
                 r = nxt[r]
-            while r >= 0:
-                trade_pair(i, r, sugar, spice, metabolism_sugar, metabolism_spice, wel,
-                           trades, trade_log, once)
+            while r >= 0:  # Trader.trade, scalars in and out (see exchange)
+                n, trade_log[1], sugar[i], spice[i], wel[i], sugar[r], spice[r], wel[r] = \
+                    exchange(sugar[i], spice[i], metabolism_sugar[i], metabolism_spice[i],
+                             wel[i], sugar[r], spice[r], metabolism_sugar[r],
+                             metabolism_spice[r], wel[r], trade_log[1], once, powers, lo)
+                trades[i] += n
+                trade_log[0] += n
                 r = prv[r]
 
 
@@ -583,7 +661,7 @@ def trade(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cel
     m = shuffled(population, draw(key, 0), n)
     trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
                 metabolism_spice, hood, cells, sugar, spice, trades, scratch.trader_welfare,
-                trade_log, population, False)
+                scratch.powers, trade_log, population, False)
 
 
 # ---- statistics -------------------------------------------------------------------------
@@ -662,20 +740,20 @@ def gini(n, p, alive, sugar, spice, scratch):
 class Scratch(NamedTuple):
     welfare: np.ndarray  # float64[hood size]: the empty cells' welfare in a move
     cand: np.ndarray     # int64[hood size]: their offsets' places in hood
-    memo: np.ndarray     # float64[levels, levels]: a move's welfare by the cell's
-                         # (sugar, spice), levels = the map's largest value + 1
-    stamp: np.ndarray    # int64[levels, levels]: the turn that computed memo's entry
-    turn: np.ndarray     # int64[1]: turns taken (a stamp)
+    sugar_factor: np.ndarray  # float64[levels]: a move's welfare factors (factors) of its
+    spice_factor: np.ndarray  # holdings plus 0..levels-1, levels = the map's largest value + 1
     wealth: np.ndarray   # int64[rows]: gini's sort
     trader_welfare: np.ndarray  # float64[rows]: each trader's welfare in the trade phase
+    powers: np.ndarray   # float64[m, m, width]: welfare's factors (powers_of)
 
 
 def _scratch(p, rows):
     size = 2 * p.vision_max * (p.vision_max + 1)
     levels = int(max(a.max() for a in layers(p.width, p.height))) + 1
     return Scratch(np.zeros(size, np.float64), np.zeros(size, np.int64),
-                   np.zeros((levels, levels), np.float64), np.zeros((levels, levels), np.int64),
-                   np.zeros(1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.float64))
+                   np.zeros(levels, np.float64), np.zeros(levels, np.float64),
+                   np.zeros(rows, np.int64), np.zeros(rows, np.float64),
+                   powers_of(p.metabolism_min, p.metabolism_max))
 
 
 def _int_at_least(p, k, lo, hi=2**31 - 1):
