@@ -11,8 +11,9 @@ exception raised in a system names the system and, in a per-row system, the row
 
 The results equal the compiled world's (the same draws, the same order), so a test can
 run both. It is slow (Python per row): use it on small worlds. Numba intrinsics have
-Python stand-ins (``cycles``: a clock, ``prefetch``: nothing); the tileworld model,
-which calls compiled phases by address, cannot run this way.
+Python stand-ins (``cycles``: a clock, ``prefetch``: nothing, ``borrow``: its
+argument); the tileworld model, which calls compiled phases by address, cannot run
+this way.
 """
 
 from __future__ import annotations
@@ -48,10 +49,14 @@ def _prefetch(array, index):
     return None
 
 
+def _borrow(x):
+    return x
+
+
 def _stand_in(obj):
     """The Python stand-in of a Numba intrinsic, or None."""
     name = getattr(obj, "_name", "") or getattr(obj, "__name__", "")
-    return {"cycles": _cycles, "prefetch": _prefetch}.get(name)
+    return {"cycles": _cycles, "prefetch": _prefetch, "borrow": _borrow}.get(name)
 
 
 class _ModuleProxy(types.ModuleType):

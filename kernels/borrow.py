@@ -12,21 +12,15 @@ level (:func:`~dod_sim.kernels._jit.inline`) a move costs what its lines cost.
 
 A borrowed view must not outlive the call that borrowed it: take it at the top of a
 kernel from the arguments the kernel was given (which keep the memory alive until the
-kernel returns), pass it down, never return or store it. Called from Python (a model's
-debug mode), :func:`borrow` returns its argument.
+kernel returns), pass it down, never return or store it. In a model's debug mode
+(:mod:`dod_sim.debug`) it is the identity.
 """
 
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic, overload
+from numba.extending import intrinsic
 
 __all__ = ["borrow"]
-
-
-def borrow(x):
-    """``x`` (an array, or a tuple or named tuple of arrays and scalars) as views that
-    own nothing (module docstring). In Python: ``x`` itself."""
-    return x
 
 
 def _borrowed(context, builder, typ, value):
@@ -42,16 +36,16 @@ def _borrowed(context, builder, typ, value):
     return value
 
 
+# An intrinsic, not an overload: compiling an overload's wrapper for a model's tuple of
+# tables added ~1 s to Sugarscape's cold compile; and inlined at Numba's IR level
+# (inline="always"), writes through a rebound argument were lost (Numba 0.68;
+# tests/test_borrow.py).
 @intrinsic
-def _borrow(typingctx, x):
+def borrow(typingctx, x):
+    """``x`` (an array, or a tuple or named tuple of arrays and scalars) as views that
+    own nothing (module docstring)."""
+
     def codegen(context, builder, sig, args):
         return _borrowed(context, builder, sig.args[0], args[0])
 
     return x(x), codegen
-
-
-# not inline="always": inlined at Numba's IR level, writes through a rebound argument
-# were lost (Numba 0.68; tests/test_borrow.py)
-@overload(borrow, jit_options={"cache": True})
-def _borrow_overload(x):
-    return lambda x: _borrow(x)

@@ -1,6 +1,6 @@
 """kernels.borrow: borrowed views write through to the arrays they borrow, in the
 pattern the models use (rebinding the argument, inlined helpers, a kill between moves),
-and are the object itself in Python."""
+and are the object itself in a model's debug mode."""
 
 import numpy as np
 from numba import njit
@@ -58,6 +58,8 @@ def test_nested_tuples_and_scalars_pass_through():
     assert a.tolist() == [4, 0, 0] and b.ravel().tolist() == [0, 10.0, 0, 0]
 
 
-def test_in_python_it_is_the_argument():
+def test_in_debug_mode_it_is_the_argument():
+    from dod_sim.debug import _stand_in
+
     t = (np.zeros(2), 3)
-    assert borrow(t) is t
+    assert _stand_in(borrow)(t) is t

@@ -297,22 +297,32 @@ def test_land_is_mesas_map():
 POWERS = sg.powers_of(1, 5)
 
 
-def test_welfare_from_the_table_is_welfare():
-    """The table holds the factors of welfare as CPython (and Mesa's numpy scalars)
-    compute them, entry by entry; read from it or past its edge, welfare is the same."""
-    m, _, width = POWERS.shape
-    assert (m, width) == (5, sg.POWERS_WIDTH)
+@njit
+def _compiled_powers(m, width, lo):
+    out = np.zeros((m, m, width))
     for a in range(m):
         for b in range(m):
-            e = (a + 1) / ((a + 1) + (b + 1))
-            assert POWERS[a, b].tolist() == [float(x) ** e for x in range(width)]
+            ms, mp = np.int64(a + lo), np.int64(b + lo)
+            for x in range(width):
+                out[a, b, x] = np.float64(x) ** (ms / (ms + mp))  # welfare's expression
+    return out
+
+
+def test_welfare_from_the_table_is_welfare():
+    """The table holds the factors of welfare exactly as compiled code computes them,
+    entry by entry; read from it or past its edge, welfare is the same."""
+    m, _, width = POWERS.shape
+    assert (m, width) == (5, sg.POWERS_WIDTH) and not POWERS.flags.writeable
+    assert np.array_equal(POWERS, _compiled_powers(5, width, 1))
+    assert np.array_equal(sg.powers_of(3, 4), _compiled_powers(2, width, 3))
     rng = np.random.default_rng(3)
-    for sugar, spice, ms, mp in zip(rng.integers(0, 3 * width, 2000), rng.integers(0, 3 * width, 2000),
+    for sugar, spice, ms, mp in zip(rng.integers(0, 3 * width, 2000),
+                                    rng.integers(0, 3 * width, 2000),
                                     rng.integers(1, 6, 2000), rng.integers(1, 6, 2000)):
-        assert sg.welfare_from(POWERS, 1, sugar, spice, ms, mp) == sg.welfare(sugar, spice, ms, mp)
+        assert sg.welfare_from(POWERS, 1, sugar, spice, ms, mp) == sg.welfare(sugar, spice,
+                                                                             ms, mp)
     assert sg.welfare_from(POWERS, 1, 5, 5, 7, 1) == sg.welfare(5, 5, 7, 1)  # off the table
     assert sg.powers_of(1, 2**20).shape == (0, 0, 0)  # too wide a range: no table
-    assert sg.powers_of(3, 3).shape == (1, 1, sg.POWERS_WIDTH)
 
 
 @needs_mesa

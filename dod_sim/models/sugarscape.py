@@ -94,8 +94,7 @@ How ours maps them:
   resource ``trade_log`` (count, sum of log prices), reset by ``turns``.
 * Mesa's arithmetic, computed less often with the same results: welfare is the
   product of two powers, read from a table of every power a holding below 1,024 can
-  need (:func:`powers_of`, filled by the same expression; tested entry by entry against
-  CPython's); a move takes each factor once per level a cell can hold
+  need (:func:`powers_of`: the same C library ``pow``, tested entry by entry); a move takes each factor once per level a cell can hold
   (:func:`factors`); it keeps only the cells whose welfare can still be close to the best
   (>= best so far x (1 - 2e-9): one below that is below the final best x (1 - 2e-9),
   so not ``isclose`` it) and takes the nearest as the root of the least squared
@@ -139,22 +138,20 @@ Nothing in a step is parallel (every turn depends on all earlier ones, as in Mes
 :func:`world` runs on one thread unless told otherwise; the digest is the same on any
 thread count.
 
-Measured on the AMD EPYC (znver4, 2 cores, shared: load ~3) host, 2026-12-07, in one
-process with Mesa's example, best of 30 runs (Mesa 5) at Mesa's defaults and of 7
-(Mesa 3) at 10,000 traders after a warm-up, from fresh worlds, statistics included
-(agent-steps: the traders alive at the start of each step), over five runs of the
-script: 200 traders on 50 x 50, 20 steps: 0.72-0.74 M agent-steps/s against Mesa's
-10.0-13.3 k (55-72x); 10,000 traders on 354 x 354 (Mesa given the same resampled map;
-Mesa 5 steps, ours 5 or 10): 0.67-0.77 M against 4.4-6.5 k (116-168x). At 10,000
-traders a trader's move and meal take 0.35-0.9 us and its trades ~0.5 us; memoising
-the welfare by cell contents, keeping only cells that can tie the best, and carrying
-the welfare through a trade took the step from ~30 to ~15 ms. Cold, the model
-compiles in 8.8-9.0 s (znver3, 2026-12-08, idle cores) once ``dod-sim warmup`` has
-cached the engine's kernels; cached, 0.8 s.
+Measured by ``dod-sim bench models`` (Mesa's example in the same run, the traders alive
+at each step counted, every repeat a new world of the same seed) on the AMD EPYC
+(znver3, 2 cores, idle) host, 2026-12-08: at Mesa's 200 traders on 50 x 50,
+1.05-1.09 M agent-steps/s against Mesa's 9.5-11.5 k (93-110x over seven runs). A step
+there is ~133 us: turns ~54, trades ~64, growback 7, statistics 7. Keeping the welfare
+through the trade phase, the table of powers, and borrowed views for the per-turn
+helpers (``dod_sim.kernels.borrow``) took it from ~185 us with the same digests. Cold,
+the model compiled in 8.8-9.0 s (znver3, 2026-12-08, idle cores, before those changes)
+once ``dod-sim warmup`` had cached the engine's kernels; cached, 0.8 s.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -367,30 +364,27 @@ def welfare(sugar, spice, ms, mp):
 
 
 #: Holdings below this are read from the table of powers (:func:`powers_of`), which is
-#: kept at most POWERS_SIZE entries (2 MB) by making it narrower when metabolisms vary more.
+#: kept to at most POWERS_SIZE entries (2 MB): narrower when metabolisms vary more.
 POWERS_WIDTH, POWERS_SIZE = 1024, 2**18
 
 
-@kernel
-def fill_powers(powers, lo):
-    """``powers[a, b, x] = float64(x) ** (ms / (ms + mp))`` with ms = a + lo, mp = b + lo:
-    the factors of :func:`welfare`, computed by the same expression."""
-    m, _, width = powers.shape
-    for a in range(m):
-        for b in range(m):
-            ms, mp = np.int64(a + lo), np.int64(b + lo)
-            mt = ms + mp
-            for x in range(width):
-                powers[a, b, x] = np.float64(x) ** (ms / mt)
-
-
+@functools.lru_cache(maxsize=16)
 def powers_of(metabolism_min: int, metabolism_max: int) -> np.ndarray:
-    """float64[m, m, width], m = metabolism_max - metabolism_min + 1: the table of
-    :func:`fill_powers` (width 0, no table, when m is too large for it)."""
+    """float64[m, m, width], read-only, m = metabolism_max - metabolism_min + 1:
+    ``powers[a, b, x] = float(x) ** (ms / (ms + mp))`` with ms = a + metabolism_min,
+    mp = b + metabolism_min, the factors of :func:`welfare` (width 0, no table, when m is
+    too large for it). CPython's float power is the C library's ``pow``, which compiled
+    code calls too (tests/test_sugarscape.py compares every entry); one table per range
+    and process, shared by its worlds."""
     m = metabolism_max - metabolism_min + 1
     width = min(POWERS_WIDTH, POWERS_SIZE // (m * m)) if m * m <= POWERS_SIZE // 64 else 0
     powers = np.zeros((m, m, width) if width else (0, 0, 0), np.float64)
-    fill_powers(powers, np.int64(metabolism_min))
+    for a in range(m if width else 0):
+        for b in range(m):
+            ms, mp = a + metabolism_min, b + metabolism_min
+            e = ms / (ms + mp)
+            powers[a, b] = [float(x) ** e for x in range(width)]
+    powers.setflags(write=False)
     return powers
 
 
@@ -466,21 +460,12 @@ def exchange(sugar_i, spice_i, ms_i, mp_i, wel_i, sugar_a, spice_a, ms_a, mp_a, 
         n_spice_a = spice_a + sp
         if n_sugar_i <= 0 or n_sugar_a <= 0 or n_spice_i <= 0 or n_spice_a <= 0:
             break
-        # the seller's welfare first, as Mesa's ``and`` evaluates it
-        if mrs_i > mrs_a:
-            nw_i = welfare_from(powers, lo, n_sugar_i, n_spice_i, ms_i, mp_i)
-            if not wel_i < nw_i:
-                break
-            nw_a = welfare_from(powers, lo, n_sugar_a, n_spice_a, ms_a, mp_a)
-            if not wel_a < nw_a:
-                break
-        else:
-            nw_a = welfare_from(powers, lo, n_sugar_a, n_spice_a, ms_a, mp_a)
-            if not wel_a < nw_a:
-                break
-            nw_i = welfare_from(powers, lo, n_sugar_i, n_spice_i, ms_i, mp_i)
-            if not wel_i < nw_i:
-                break
+        nw_i = welfare_from(powers, lo, n_sugar_i, n_spice_i, ms_i, mp_i)
+        if not wel_i < nw_i:
+            break
+        nw_a = welfare_from(powers, lo, n_sugar_a, n_spice_a, ms_a, mp_a)
+        if not wel_a < nw_a:
+            break
         nm_i = mrs(n_sugar_i, n_spice_i, ms_i, mp_i)
         nm_a = mrs(n_sugar_a, n_spice_a, ms_a, mp_a)
         if not (nm_i > nm_a if mrs_i > mrs_a else nm_a > nm_i):  # the MRSs would cross
