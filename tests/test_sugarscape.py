@@ -348,12 +348,15 @@ def test_trade_is_mesas_trader_trade():
         a.trade(b)
         sugar, spice = hold[[0, 2]].astype(np.int64), hold[[1, 3]].astype(np.int64)
         ms, mp = meta[[0, 2]], meta[[1, 3]]
-        n, logs, *after = sg.exchange(sugar[0], spice[0], ms[0], mp[0], wel[0], sugar[1],
-                                      spice[1], ms[1], mp[1], wel[1], 0.0, False,
-                                      POWERS, 1)
-        # the holdings after, and the welfare it keeps: Mesa's of the holdings after
+        rate = [sg.mrs(sugar[k], spice[k], ms[k], mp[k]) for k in (0, 1)]
+        n, logs, *after = sg.exchange(sugar[0], spice[0], ms[0], mp[0], wel[0], rate[0],
+                                      sugar[1], spice[1], ms[1], mp[1], wel[1], rate[1],
+                                      0.0, False, POWERS, 1)
+        # the holdings after, and the welfare and MRS it keeps: Mesa's of them
         assert after == [a.sugar, a.spice, a.calculate_welfare(a.sugar, a.spice),
-                         b.sugar, b.spice, b.calculate_welfare(b.sugar, b.spice)]
+                         a.calculate_MRS(a.sugar, a.spice),
+                         b.sugar, b.spice, b.calculate_welfare(b.sugar, b.spice),
+                         b.calculate_MRS(b.sugar, b.spice)]
         assert n == len(a.prices)
         assert logs == pytest.approx(math.fsum(map(math.log, a.prices)), abs=1e-12)
         kinds["none" if not a.prices else "one" if len(a.prices) == 1 else "many"] += 1
@@ -427,7 +430,8 @@ def trade_once(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood
     m = shuffled(population, draw(key, 0), n)
     sg.trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
                    metabolism_spice, hood, cells, sugar, spice, trades,
-                   scratch.trader_welfare, scratch.powers, trade_log, population, True)
+                   scratch.trader_welfare, scratch.trader_mrs, scratch.powers, trade_log,
+                   population, True)
 
 
 def _variant(name, systems):

@@ -296,6 +296,7 @@ class Hood(NamedTuple):
     start: np.ndarray  # int64[classes + 1]
     dx: np.ndarray     # int32[offsets]
     dy: np.ndarray     # int32[offsets]
+    flat: np.ndarray   # int64[offsets]: dy * width + dx, the offset of a flat cell
 
 
 def hood_of(width: int, height: int, vision_max: int) -> Hood:
@@ -315,8 +316,9 @@ def hood_of(width: int, height: int, vision_max: int) -> Hood:
                 dx += [a for a, _ in off]
                 dy += [b for _, b in off]
                 start.append(len(dx))
-    return Hood(base, lx, ly, np.array(start, np.int64), np.array(dx, np.int32),
-                np.array(dy, np.int32))
+    dx, dy = np.array(dx, np.int32), np.array(dy, np.int32)
+    return Hood(base, lx, ly, np.array(start, np.int64), dx, dy,
+                dy.astype(np.int64) * width + dx)
 
 
 @kernel
@@ -424,25 +426,23 @@ def mrs(sugar, spice, ms, mp):
     return (spice / mp) / (sugar / ms)
 
 
-@kernel
-def exchange(sugar_i, spice_i, ms_i, mp_i, wel_i, sugar_a, spice_a, ms_a, mp_a, wel_a,
-             logs, once, powers, lo):
+@inline
+def exchange(sugar_i, spice_i, ms_i, mp_i, wel_i, mrs_i, sugar_a, spice_a, ms_a, mp_a,
+             wel_a, mrs_a, logs, once, powers, lo):
     """``Trader.trade`` of trader i with trader a (agents.py 91-203), its recursion a
-    loop, on their holdings, metabolisms and welfare (:func:`welfare` of the holdings;
-    ``powers`` and ``lo`` as :func:`welfare_from`'s).
+    loop, on their holdings, metabolisms, welfare and MRS (:func:`welfare` and
+    :func:`mrs` of the holdings; ``powers`` and ``lo`` as :func:`welfare_from`'s).
     ``logs``: a running sum, to which each exchange adds its log price. ``once``: stop
     after one exchange (a wrong variant, for tests).
 
-    Returns (exchanges, logs, sugar_i, spice_i, wel_i, sugar_a,
-    spice_a, wel_a) after them. The welfare and MRS that ``maybe_sell_spice`` computes
-    for the holdings after an exchange are those that Mesa's next ``trade`` computes
-    again from the holdings (the same function of the same numbers, so the same
-    values): they are carried over, and a proposal that fails before a welfare is needed
-    computes none. Scalars in and out: a call with array arguments in a loop costs an
-    atomic reference-count update per array on entry and exit."""
+    Returns (exchanges, logs, sugar_i, spice_i, wel_i, mrs_i, sugar_a, spice_a, wel_a,
+    mrs_a) after them. The welfare and MRS that ``maybe_sell_spice`` computes for the
+    holdings after an exchange are those that Mesa's next ``trade`` computes again from
+    the holdings (the same functions of the same numbers, so the same values): they are
+    carried over, and a proposal that fails before a welfare is needed computes none.
+    Scalars in and out (``powers`` borrowed): a call with owned arrays in a loop costs an
+    atomic reference-count update per array on entry and exit (kernels.borrow)."""
     n = 0
-    mrs_i = mrs(sugar_i, spice_i, ms_i, mp_i)
-    mrs_a = mrs(sugar_a, spice_a, ms_a, mp_a)
     while not isclose(mrs_i, mrs_a, WELFARE_TOL):
         price = np.sqrt(mrs_i * mrs_a)
         if price >= 1:  # calculate_sell_spice_amount (91-103)
@@ -476,7 +476,7 @@ def exchange(sugar_i, spice_i, ms_i, mp_i, wel_i, sugar_a, spice_a, ms_a, mp_a, 
         logs += np.log(price)
         if once:
             break
-    return n, logs, sugar_i, spice_i, wel_i, sugar_a, spice_a, wel_a
+    return n, logs, sugar_i, spice_i, wel_i, mrs_i, sugar_a, spice_a, wel_a, mrs_a
 
 
 # ---- setup ------------------------------------------------------------------------------
@@ -517,7 +517,10 @@ def grow(key, n, p, sugar_distribution, spice_distribution, cell_sugar, cell_spi
         cell_spice[c] = min(cell_spice[c] + 1, spice_distribution[c])
 
 
-@kernel
+# turns, trade and exchange are inlined where they are called: LLVM then optimises each
+# once, in its caller, rather than alone and again there (0.6 s of the cold compile), and
+# exchange's arguments are not passed through memory (a fifth of the trade phase)
+@inline
 def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sugar, spice,
           trades, cell_sugar, cell_spice, cells, scratch, trade_log, population):
     """Every trader's move, eat, maybe_die, sequentially in a uniformly random order
@@ -525,7 +528,7 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
     # borrowed: the helpers called per turn count no references (kernels.borrow)
     hood, cells, scratch, population = borrow((hood, cells, scratch, population))
     w, h = p.width, p.height
-    dx, dy = hood.dx, hood.dy
+    dx, dy, flat = hood.dx, hood.dy, hood.flat
     wel, cand, fs, fp = scratch.welfare, scratch.cand, scratch.sugar_factor, scratch.spice_factor
     powers, lo = scratch.powers, p.metabolism_min
     trade_log[0] = 0.0
@@ -541,6 +544,7 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
         xi, yi = np.int64(x[i]), np.int64(y[i])
         ms, mp = metabolism_sugar[i], metabolism_spice[i]
         s, sp = sugar[i], spice[i]
+        here = yi * w + xi
         k0, k1 = hood_range(hood, xi, yi, vision[i], w, h)
         # 1-2: the empty cells and their welfare, the product of its two factors, each
         # taken once per level a cell can hold
@@ -549,7 +553,7 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
         k = 0
         best = -np.inf
         for j in range(k0, k1):
-            c = (yi + dy[j]) * w + xi + dx[j]
+            c = here + flat[j]
             if cells.count[c] == 0:
                 v = fs[cell_sugar[c]] * fp[cell_spice[c]]
                 best = v if v > best else best
@@ -601,42 +605,47 @@ def turns(key, n, p, metabolism_sugar, metabolism_spice, vision, hood, x, y, sug
 
 @kernel
 def trade_turns(n, p, order, m, x, y, vision, metabolism_sugar, metabolism_spice, hood,
-                cells, sugar, spice, trades, wel, powers, trade_log, population, once):
+                cells, sugar, spice, trades, wel, rate, powers, trade_log, population, once):
     """Rows ``order[:m]`` (every live row) in turn: ``trade_with_neighbors`` (agents.py
-    279-291). ``wel``: float64[rows] scratch, each row's welfare of its holdings;
-    ``powers``: :func:`powers_of` the metabolisms' range. Each
+    279-291). ``wel`` and ``rate``: float64[rows] scratch, each row's welfare and MRS of
+    its holdings; ``powers``: :func:`powers_of` the metabolisms' range. Each
     exchange is counted in ``trades[i]`` of its initiator i and in ``trade_log`` (count,
     sum of log prices)."""
     hood, cells, powers, population = borrow((hood, cells, powers, population))
     w, h, lo = p.width, p.height, p.metabolism_min
-    dx, dy, nxt, prv = hood.dx, hood.dy, cells.nxt, cells.prv
+    flat, head, nxt, prv = hood.flat, cells.head, cells.nxt, cells.prv
+    ms, mp = metabolism_sugar, metabolism_spice
     for t in range(m):
         i = order[t]
-        wel[i] = welfare_from(powers, lo, sugar[i], spice[i], metabolism_sugar[i],
-                              metabolism_spice[i])
+        wel[i] = welfare_from(powers, lo, sugar[i], spice[i], ms[i], mp[i])
+        rate[i] = mrs(sugar[i], spice[i], ms[i], mp[i])
     for t in range(m):
         i = order[t]
         if not is_alive(population, i):
             continue
         xi, yi = np.int64(x[i]), np.int64(y[i])
+        here = yi * w + xi
         k0, k1 = hood_range(hood, xi, yi, vision[i], w, h)
+        # i's holdings held here through its turn: only i trades in it, never with itself
+        s_i, p_i, w_i, r_i, n_i = sugar[i], spice[i], wel[i], rate[i], 0
         for j in range(k0, k1):
-            r = first(cells, (yi + dy[j]) * w + xi + dx[j])
+            r = head[here + flat[j]]
             if r < 0:
                 continue
             while nxt[r] >= 0:  # the tail: the oldest in the cell, Mesa's first
                 r = nxt[r]
             while r >= 0:  # Trader.trade, scalars in and out (see exchange)
-                n, trade_log[1], sugar[i], spice[i], wel[i], sugar[r], spice[r], wel[r] = \
-                    exchange(sugar[i], spice[i], metabolism_sugar[i], metabolism_spice[i],
-                             wel[i], sugar[r], spice[r], metabolism_sugar[r],
-                             metabolism_spice[r], wel[r], trade_log[1], once, powers, lo)
-                trades[i] += n
-                trade_log[0] += n
+                n, trade_log[1], s_i, p_i, w_i, r_i, sugar[r], spice[r], wel[r], rate[r] = \
+                    exchange(s_i, p_i, ms[i], mp[i], w_i, r_i, sugar[r], spice[r], ms[r],
+                             mp[r], wel[r], rate[r], trade_log[1], once, powers, lo)
+                n_i += n
                 r = prv[r]
+        sugar[i], spice[i], wel[i], rate[i] = s_i, p_i, w_i, r_i
+        trades[i] += n_i
+        trade_log[0] += n_i
 
 
-@kernel
+@inline
 def trade(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cells,
           population, sugar, spice, trades, scratch, trade_log):
     """Every surviving trader trades with its neighbours, sequentially in a new
@@ -646,7 +655,7 @@ def trade(key, n, p, x, y, vision, metabolism_sugar, metabolism_spice, hood, cel
     m = shuffled(population, draw(key, 0), n)
     trade_turns(n, p, population.order, m, x, y, vision, metabolism_sugar,
                 metabolism_spice, hood, cells, sugar, spice, trades, scratch.trader_welfare,
-                scratch.powers, trade_log, population, False)
+                scratch.trader_mrs, scratch.powers, trade_log, population, False)
 
 
 # ---- statistics -------------------------------------------------------------------------
@@ -729,6 +738,7 @@ class Scratch(NamedTuple):
     spice_factor: np.ndarray  # holdings plus 0..levels-1, levels = the map's largest value + 1
     wealth: np.ndarray   # int64[rows]: gini's sort
     trader_welfare: np.ndarray  # float64[rows]: each trader's welfare in the trade phase
+    trader_mrs: np.ndarray      # float64[rows]: and its MRS
     powers: np.ndarray   # float64[m, m, width]: welfare's factors (powers_of)
 
 
@@ -738,7 +748,7 @@ def _scratch(p, rows):
     return Scratch(np.zeros(size, np.float64), np.zeros(size, np.int64),
                    np.zeros(levels, np.float64), np.zeros(levels, np.float64),
                    np.zeros(rows, np.int64), np.zeros(rows, np.float64),
-                   powers_of(p.metabolism_min, p.metabolism_max))
+                   np.zeros(rows, np.float64), powers_of(p.metabolism_min, p.metabolism_max))
 
 
 def _int_at_least(p, k, lo, hi=2**31 - 1):
