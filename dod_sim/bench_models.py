@@ -26,8 +26,8 @@ import numpy as np
 from . import runtime
 
 __all__ = ["models_benchmark", "format_models", "mesa_model", "mesa_stats", "mesa_available",
-           "SIZES", "QUICK_SIZES", "MESA_SIZES", "MESA_NATIVE", "rows_for", "compile_seconds", "world_build",
-           "BUILD_CASES", "format_world_build"]
+           "SIZES", "QUICK_SIZES", "MESA_SIZES", "MESA_NATIVE", "rows_for", "compile_seconds",
+           "world_build", "BUILD_CASES", "format_world_build"]
 
 SIZES = (1_000, 10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)

@@ -13,7 +13,9 @@ systems:
         move(cells, i, cell_of(nx, ny, p.width, p.height, True))
 
 Iterate a cell with ``r = first(cells, c)`` and ``r = after(cells, r)`` until -1: the
-most recently inserted row first. Every operation is deterministic; the list is state
+most recently inserted row first. The helpers are inlined into their callers; in a loop,
+borrow the list first (``cells = borrow(cells)``, :mod:`dod_sim.kernels.borrow`) and a
+move costs what its lines cost. Every operation is deterministic; the list is state
 (it decides iteration order), so a model declares it ``Resource(..., state=True)``.
 """
 

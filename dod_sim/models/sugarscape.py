@@ -94,14 +94,15 @@ How ours maps them:
   resource ``trade_log`` (count, sum of log prices), reset by ``turns``.
 * Mesa's arithmetic, computed less often with the same results: welfare is the
   product of two powers, read from a table of every power a holding below 1,024 can
-  need (:func:`powers_of`: the same C library ``pow``, tested entry by entry); a move takes each factor once per level a cell can hold
-  (:func:`factors`); it keeps only the cells whose welfare can still be close to the best
-  (>= best so far x (1 - 2e-9): one below that is below the final best x (1 - 2e-9),
-  so not ``isclose`` it) and takes the nearest as the root of the least squared
-  distance (the root is monotone). The trade phase keeps every trader's welfare, and a
-  trade carries the welfare and MRS that ``maybe_sell_spice`` computed for the
-  holdings after an exchange into the next round, where Mesa computes them again from
-  those holdings (:func:`exchange`). Every comparison is Mesa's
+  need (:func:`powers_of`: the same C library ``pow``, tested entry by entry); a move
+  takes each factor once per level a cell can hold (:func:`factors`); it keeps only the
+  cells whose welfare can still be close to the best (>= best so far x (1 - 2e-9): one
+  below that is below the final best x (1 - 2e-9), so not ``isclose`` it) and takes
+  the nearest as the root of the least squared distance (the root is monotone). The
+  trade phase keeps every trader's welfare and MRS, and a trade carries the welfare and
+  MRS that ``maybe_sell_spice`` computed for the holdings after an exchange into the
+  next round, where Mesa computes them again from those holdings (:func:`exchange`).
+  Every comparison is Mesa's
   (``math.isclose`` as CPython computes it, ``<``, ``>``), so given the same order and
   choices the run equals Mesa's rules exactly (``tests/test_sugarscape.py`` replays
   them in plain Python, and checks moves and trades against Mesa's own ``Trader``).
@@ -167,8 +168,8 @@ from ..model import Column, Kernel, Model, ModelWorld, Resource, Stat
 from ..schema import InRange
 
 __all__ = ["MODEL", "world", "Hood", "hood_of", "mesa_order", "sugar_map", "layers",
-           "side_for", "welfare", "welfare_from", "powers_of", "mrs", "isclose", "exchange", "SUGAR_MAP", "MESA_NAMES",
-           "MAX_VISION", "OFFSETS"]
+           "side_for", "welfare", "welfare_from", "powers_of", "factors", "mrs", "isclose",
+           "exchange", "SUGAR_MAP", "MESA_NAMES", "MAX_VISION", "OFFSETS"]
 
 #: Mesa's reporter names by ours.
 MESA_NAMES = {"Traders": "#Traders", "Trade_Volume": "Trade Volume", "Price": "Price"}
