@@ -141,13 +141,13 @@ thread count.
 
 Measured by ``dod-sim bench models`` (Mesa's example in the same run, the traders alive
 at each step counted, every repeat a new world of the same seed) on the AMD EPYC
-(znver3, 2 cores, idle) host, 2026-12-08: at Mesa's 200 traders on 50 x 50,
-1.05-1.09 M agent-steps/s against Mesa's 9.5-11.5 k (93-110x over seven runs). A step
-there is ~133 us: turns ~54, trades ~64, growback 7, statistics 7. Keeping the welfare
-through the trade phase, the table of powers, and borrowed views for the per-turn
-helpers (``dod_sim.kernels.borrow``) took it from ~185 us with the same digests. Cold,
-the model compiled in 8.8-9.0 s (znver3, 2026-12-08, idle cores, before those changes)
-once ``dod-sim warmup`` had cached the engine's kernels; cached, 0.8 s.
+(znver3, 2 cores, idle) host, 2026-12-08: at Mesa's 200 traders on 50 x 50, 1.28-1.31
+M agent-steps/s against Mesa's 9.4-11.6 k (113-137x over five runs). A step there is
+~111 us: turns ~50, trades ~47, growback 7, statistics 6. Keeping welfare and MRS
+through the trade phase, the table of powers, borrowed views for the per-turn helpers
+(``dod_sim.kernels.borrow``) and inlining the systems took it from ~185 us with the
+same digests. Cold, the model compiles in 8.7-9.3 s (same host and day) once
+``dod-sim warmup`` has cached the engine's kernels; cached, 0.8 s.
 """
 
 from __future__ import annotations
