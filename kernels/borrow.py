@@ -5,7 +5,8 @@ Every call of a compiled function that takes an array increments and decrements 
 array's reference count, an atomic operation each way, and Numba's pass that removes
 such pairs gives up on helpers with branches. A :class:`~dod_sim.kernels.cells.CellList`
 is five arrays: in a loop of moves, one ``move`` cost 67 ns against 7.5 ns for the same
-lines written into the loop (``dod_sim.models.sugarscape``'s measurement, znver3).
+lines written into the loop (znver3, 2026-12-08; asv ``bench_cells``: 9.6x owned over
+borrowed).
 :func:`borrow` returns the same array (or tuple of arrays, recursively) with no owner
 (a null meminfo), so those counts become no-ops; with helpers inlined at Numba's IR
 level (:func:`~dod_sim.kernels._jit.inline`) a move costs what its lines cost.

@@ -160,7 +160,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..kernels._jit import inline, kernel
 from ..kernels.borrow import borrow
-from ..kernels.cells import cell_list, first, insert, move
+from ..kernels.cells import cell_list, insert, move
 from ..kernels.population import ALIVE, LIVE, is_alive, kill, shuffled
 from ..kernels.rng import below, draw
 from ..kernels.spaces import random_cell_x, random_cell_y
