@@ -12,6 +12,16 @@ from dod_sim import Config, World
 from dod_sim.models import wealth
 
 
+@pytest.fixture(autouse=True)
+def _default_sigint():
+    """Python's default SIGINT handler, which these tests assume: a process started with
+    SIGINT ignored (a background job of a non-interactive shell) keeps it ignored, and
+    the runs here would then go on to their end."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 def _interrupt_after(seconds):
     timer = threading.Timer(seconds, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
